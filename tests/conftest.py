@@ -1,0 +1,35 @@
+"""Shared fixtures: fake sources in the real on-disk formats, and small builds."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Tests never touch the network or the user's Hugging Face cache; set before
+# `datasets` is imported, since it reads these once.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="texmnist-test-hf-")
+
+import pytest  # noqa: E402
+from fakedata import make_fake_dtd, make_fake_mnist  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+N_TRAIN, N_TEST, PER_CATEGORY = 80, 40, 12
+
+
+@pytest.fixture(scope="session")
+def fake_sources(tmp_path_factory) -> tuple[Path, Path]:
+    """(mnist_dir, dtd_dir): 80 + 40 fake digits and 12 photos per category."""
+    root = tmp_path_factory.mktemp("sources")
+    mnist = make_fake_mnist(root / "mnist", n_train=N_TRAIN, n_test=N_TEST, seed=0)
+    dtd = make_fake_dtd(root / "dtd", per_category=PER_CATEGORY, seed=0)
+    return mnist, dtd
+
+
+def shared_data_or_skip() -> Path:
+    if not (SHARED_DATA / "mnist").is_dir() or not (SHARED_DATA / "dtd").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,42 @@
+"""The project's error types.
+
+Every message is one line that names the file (or parameter) and the problem,
+and says how to fix it where there is a fix. The CLI prints ``str(error)`` and
+exits non-zero; tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+from datasets.exceptions import ManualDownloadError
+
+
+class TexmnistError(Exception):
+    """Base class of every error texmnist raises on purpose."""
+
+
+class ConfigError(TexmnistError, ValueError):
+    """A recipe parameter, config name or CLI option is invalid."""
+
+
+class SourceError(TexmnistError):
+    """A source file (IDX, DTD photo, partition list) is missing or malformed."""
+
+
+class SourceNotFoundError(SourceError, ManualDownloadError):
+    """Source data is neither in the given folder nor downloadable.
+
+    Subclasses ``datasets.exceptions.ManualDownloadError`` so that the builder
+    reports it the way ``datasets`` reports missing manual data.
+    """
+
+
+class DownloadError(SourceError):
+    """Every mirror failed, or a downloaded file failed its checksum."""
+
+
+class OutputError(TexmnistError):
+    """The output folder cannot be written as asked (exists, not ours, locked)."""
+
+
+class PublishError(TexmnistError):
+    """Verification or upload of a dataset folder failed."""

@@ -1,0 +1,294 @@
+"""The dataset repository folder: build a config into it, safely.
+
+Layout (what the Hub and `load_dataset(DIR, name)` read):
+
+    DIR/README.md                          card; YAML `configs` + `dataset_info`
+    DIR/texmnist.json                      recipe, sizes, fingerprints, provenance
+    DIR/data/<split>-00000-of-00001.parquet      the `default` config
+    DIR/<config>/<split>-00000-of-0000N.parquet  every other config
+    DIR/images/preview-<config>.png
+
+A build renders into a hidden staging sibling and swaps it in at the end, under
+a lock: an interrupted or failed build leaves the previous DIR (or nothing), and
+two builds into one DIR cannot interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow as pa
+
+from . import __version__
+from .builder import TexturedMNIST
+from .config import TexturedMNISTConfig
+from .errors import OutputError
+
+META_FILE = "texmnist.json"
+META_FORMAT = 1
+MAX_SHARD_BYTES = 256 * 2**20  # well under the Hub's 500 MB per file
+STAGING_PREFIX = "."
+STAGING_TAG = ".texmnist-tmp-"
+BACKUP_TAG = ".texmnist-old-"
+
+
+def config_dir(name: str) -> str:
+    """Folder of a config's Parquet files: `data/` for default, else its name."""
+    return "data" if name == "default" else name
+
+
+# -- metadata -----------------------------------------------------------------
+
+
+def read_meta(folder: Path) -> dict | None:
+    """The folder's texmnist.json, or None when texmnist did not make it."""
+    path = Path(folder) / META_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise OutputError(f"{path}: unreadable texmnist metadata ({e})") from e
+    if not isinstance(meta, dict) or "configs" not in meta:
+        raise OutputError(f"{path}: not texmnist metadata (no 'configs' key)")
+    return meta
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+# -- fingerprint ----------------------------------------------------------------
+
+
+def _hash_array(h, arr: pa.Array) -> None:
+    """Feed a canonical, version-independent encoding of `arr` into h."""
+    h.update(np.asarray(arr.is_null(), dtype=np.uint8).tobytes())
+    t = arr.type
+    if pa.types.is_struct(t):
+        for field, child in zip(t, arr.flatten(), strict=True):
+            h.update(field.name.encode())
+            _hash_array(h, child)
+    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        lengths = arr.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+        h.update(lengths.astype("<i8").tobytes())
+        _hash_array(h, arr.flatten())
+    elif pa.types.is_binary(t) or pa.types.is_string(t) or pa.types.is_large_binary(t):
+        for v in arr.to_pylist():
+            if v is None:
+                h.update(b"\xff" * 8)
+                continue
+            v = v.encode() if isinstance(v, str) else v
+            h.update(len(v).to_bytes(8, "little"))
+            h.update(v)
+    else:
+        zero = False if pa.types.is_boolean(t) else 0
+        values = (arr.fill_null(zero) if arr.null_count else arr).to_numpy(zero_copy_only=False)
+        h.update(values.astype(values.dtype.newbyteorder("<")).tobytes())
+
+
+def table_fingerprint(table: pa.Table) -> str:
+    """sha256 of a table's content: independent of chunking, shards and versions."""
+    h = hashlib.sha256()
+    for name in table.column_names:
+        h.update(name.encode())
+        _hash_array(h, table.column(name).combine_chunks())
+    return h.hexdigest()
+
+
+def combined_fingerprint(split_fingerprints: dict[str, str]) -> str:
+    lines = "".join(f"{k}={v}\n" for k, v in sorted(split_fingerprints.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+# -- guarding the output folder -----------------------------------------------
+
+
+def check_out(out: Path, name: str, overwrite: bool) -> dict | None:
+    """Refuse an --out we may not write; return its metadata when it is ours."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: --out names a file, not a folder")
+    if not out.exists() or not any(out.iterdir()):
+        return None
+    meta = read_meta(out)
+    if meta is None:
+        raise OutputError(
+            f"{out}: folder is not empty and was not made by texmnist (no {META_FILE}); "
+            "choose another --out"
+        )
+    if name in meta["configs"] and not overwrite:
+        raise OutputError(
+            f"{out}: config {name!r} is already built there; pass --overwrite to rebuild it"
+        )
+    return meta
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """An exclusive lock on `out` held by this process (a sibling lock file)."""
+    lock_path = out.parent / f".{out.name}.lock"
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"{out}: another texmnist build is writing this folder") from None
+        yield
+
+
+def recover(out: Path) -> None:
+    """Finish or undo a swap that a killed build left half done; drop stale staging."""
+    parent = out.parent
+    backups = sorted(parent.glob(f".{out.name}{BACKUP_TAG}*"))
+    if backups and not out.exists():
+        os.replace(backups[-1], out)  # the kill fell between the two renames
+        backups = backups[:-1]
+    for stale in [*backups, *parent.glob(f".{out.name}{STAGING_TAG}*")]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def swap_in(staged: Path, out: Path) -> None:
+    """Replace `out` by `staged` with two renames; `recover` repairs a kill between them."""
+    if not out.exists():
+        os.replace(staged, out)
+        return
+    backup = out.parent / f".{out.name}{BACKUP_TAG}{uuid.uuid4().hex[:8]}"
+    os.replace(out, backup)
+    os.replace(staged, out)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _copy_tree_linked(src: Path, dst: Path, skip: set[str]) -> None:
+    """Copy `src` into `dst`, hard-linking files (cheap and safe: we never edit them)."""
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if rel.parts[0] in skip or not path.is_file():
+            continue
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+
+
+# -- building -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class BuildResult:
+    out: Path
+    config: str
+    splits: dict[str, dict]
+    fingerprint: str
+
+
+def builder_for(config: TexturedMNISTConfig, cache_dir: Path) -> TexturedMNIST:
+    """A builder carrying every field of `config` (named or customised)."""
+    base = {f.name for f in dataclasses.fields(datasets.BuilderConfig)}
+    kwargs = {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if f.name not in base and getattr(config, f.name) is not None
+    }
+    return TexturedMNIST(cache_dir=str(cache_dir), config_name=config.name, **kwargs)
+
+
+def export_split(ds: datasets.Dataset, folder: Path, split: str) -> list[str]:
+    """Write `ds` as Parquet shards `<split>-0000i-of-0000N.parquet`; return file names."""
+    num_shards = max(1, math.ceil(ds.data.nbytes / MAX_SHARD_BYTES))
+    names = []
+    for i in range(num_shards):
+        name = f"{split}-{i:05d}-of-{num_shards:05d}.parquet"
+        ds.shard(num_shards, i, contiguous=True).to_parquet(str(folder / name))
+        names.append(name)
+    return names
+
+
+def build(
+    config: TexturedMNISTConfig,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    num_proc: int = 1,
+    command: str = "",
+    write_card: bool = True,
+) -> BuildResult:
+    """Build `config` into the repository folder `out` (adding to or replacing in it)."""
+    out = Path(out).absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with locked(out):
+        recover(out)
+        meta = check_out(out, config.name, overwrite) or {"format": META_FORMAT, "configs": {}}
+        staging = out.parent / f".{out.name}{STAGING_TAG}{uuid.uuid4().hex[:8]}"
+        try:
+            result = _build_staged(config, out, staging, meta, num_proc, command, write_card)
+            swap_in(staging / "repo", out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    result.out = out
+    return result
+
+
+def _build_staged(config, out, staging, meta, num_proc, command, write_card) -> BuildResult:
+    repo = staging / "repo"
+    repo.mkdir(parents=True)
+    cdir = config_dir(config.name)
+    if out.exists():
+        _copy_tree_linked(out, repo, skip={cdir})
+    builder = builder_for(config, staging / "cache")
+    builder.download_and_prepare(
+        output_dir=str(staging / "arrow"), num_proc=num_proc if num_proc > 1 else None
+    )
+    (repo / cdir).mkdir()
+    splits = {}
+    for name in builder.plans:
+        ds = builder.as_dataset(split=name)
+        files = export_split(ds, repo / cdir, name)
+        splits[name] = {
+            "num_examples": len(ds),
+            "num_bytes": int(ds.data.nbytes),
+            "fingerprint": table_fingerprint(ds.data.table),
+            "files": [f"{cdir}/{f}" for f in files],
+        }
+    fingerprint = combined_fingerprint({k: v["fingerprint"] for k, v in splits.items()})
+    inputs = builder.inputs
+    meta["format"] = META_FORMAT
+    meta["configs"][config.name] = {
+        "recipe": config.recipe(),
+        "description": config.description or "",
+        "features": builder.info.features.to_dict(),
+        "splits": splits,
+        "fingerprint": fingerprint,
+        "texmnist_version": __version__,
+        "command": command,
+        "partition_rule": inputs.partition.rule,
+        "num_textures": {
+            "train": sum(len(v) for v in inputs.partition.train.values()),
+            "test": sum(len(v) for v in inputs.partition.test.values()),
+        },
+        "digits": {
+            "source": config.source,
+            "train": int(len(inputs.digits.train_labels)),
+            "test": int(len(inputs.digits.test_labels)),
+        },
+    }
+    write_json(repo / META_FILE, meta)
+    if write_card:
+        from .card import write_card as render_card
+        from .preview import write_preview
+
+        write_preview(repo, config.name, repo / "images" / f"preview-{config.name}.png")
+        render_card(repo)
+    return BuildResult(out, config.name, splits, fingerprint)
