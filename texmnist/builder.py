@@ -15,7 +15,6 @@ import datasets
 import numpy as np
 
 from . import __version__
-from .composite import resize_batch
 from .config import NAMED_CONFIGS, TexturedMNISTConfig, named_config, validate
 from .pngenc import encode_gray, encode_mask, encode_rgb
 from .recipe import NONE_TEXTURE, Pools, SplitPlan, plan_splits
@@ -29,7 +28,7 @@ from .sources import (
     partition_textures,
     resolve_dtd,
 )
-from .textures import build_bank, decode_photos
+from .textures import build_bank, decode_photos, render_crops
 
 CHUNK_SIZE = 1000  # rows rendered per batch; output does not depend on it
 
@@ -82,21 +81,7 @@ class Inputs:
     def textures(self, plan: SplitPlan, config: TexturedMNISTConfig) -> np.ndarray:
         if self.bank is not None:
             return self.bank[plan.photo]
-        return crop_textures(self.photos, plan.photo, plan.crop_box, config.canvas)
-
-
-def crop_textures(photos, photo: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
-    """The recorded square crop of each recorded photo, resized to size x size."""
-    sides = boxes[:, 2] - boxes[:, 0]
-    first = photos[int(photo[0])] if len(photo) else np.zeros((1, 1), np.uint8)
-    out = np.zeros((len(photo), size, size, *first.shape[2:]), dtype=np.uint8)
-    for side in np.unique(sides):
-        rows = np.flatnonzero(sides == side)
-        crops = np.stack(
-            [photos[photo[i]][boxes[i, 1] : boxes[i, 3], boxes[i, 0] : boxes[i, 2]] for i in rows]
-        )
-        out[rows] = resize_batch(crops, size)
-    return out
+        return render_crops(self.photos, plan.photo, plan.crop_box, config.canvas)
 
 
 class TexturedMNIST(datasets.GeneratorBasedBuilder):

@@ -8,6 +8,8 @@ substitution) filled from the folder's texmnist.json.
 
 from __future__ import annotations
 
+import re
+import shlex
 import string
 from importlib import resources
 from pathlib import Path
@@ -18,6 +20,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import __version__
 from .config import DEFAULT_CATEGORIES
+from .errors import OutputError
 from .folder import config_dir, read_meta
 
 TAGS = [
@@ -30,6 +33,50 @@ TAGS = [
 ]
 DEFAULT_REPO_ID = "user/textured-mnist"
 REPORT_FILE = "report.md"
+REPORTS_DIR = "reports"
+LICENSE_NAME = "cc-by-sa-3.0-and-dtd-research-only"
+LICENSE_LINK = "https://www.robots.ox.ac.uk/~vgg/data/dtd/"
+
+# Options whose values are the user's own paths: the card shows placeholders.
+PATH_OPTIONS = {"--mnist-dir": "MNIST_DIR", "--dtd-dir": "DTD_DIR", "--out": "OUT_DIR"}
+# Recipe parameters the `build` command line can set (option, recipe key).
+CLI_RECIPE_OPTIONS = [
+    ("--seed", "seed"),
+    ("--partition", "partition"),
+    ("--max-train", "max_train"),
+    ("--max-test", "max_test"),
+    ("--validation-size", "validation_size"),
+]
+
+SPLIT_DOCS = {
+    "train": "training digits on their class's texture (with probability ρ)",
+    "validation": "held-out training digits, same rule as `train`",
+    "test_correlated": "test digits on their class's texture (always)",
+    "test_random": "the same test digits on a texture of one of the other nine classes",
+    "test_no_background": "the same test digits with no background (the MNIST originals)",
+    "test_background_only": "texture photos alone, labelled with the digit mapped to them",
+}
+PARAM_DOCS = {
+    "seed": "random seed of every draw",
+    "source": "digit source",
+    "categories": "DTD category of digit 0..9",
+    "threshold": "foreground: intensity / 255 above this",
+    "partition": "DTD train/test partition of the photos",
+    "correlation": "ρ: P(train texture is the class's own)",
+    "canvas": "image side, px",
+    "scale": "digit side(s), px",
+    "position": "digit placement(s)",
+    "color": "texture colour",
+    "texture_sampling": "whole photo resized, or a random crop",
+    "crop_size": "crop side in photo px (crop sampling)",
+    "foreground": "what fills the strokes",
+    "validation_size": "training digits held out for validation",
+    "background_only": "adds `test_background_only`",
+    "groups": "size × position × background groups",
+    "max_train": "only the first N training digits",
+    "max_test": "only the first N test digits",
+    "draft": "JPEG draft decoding of the photos",
+}
 
 MNIST_BIBTEX = """@article{lecun1998gradient,
   title   = {Gradient-based learning applied to document recognition},
@@ -48,11 +95,12 @@ DTD_BIBTEX = """@inproceedings{cimpoi14describing,
                (CVPR)},
   year      = {2014}
 }"""
-TEXMNIST_BIBTEX = """@misc{texturedmnist2026,
-  title  = {Textured {MNIST}: a controlled benchmark of background reliance},
-  author = {{texmnist developers}},
-  year   = {2026},
-  note   = {Generated with texmnist %s}
+TEXMNIST_BIBTEX = """@misc{texturedmnist,
+  title        = {Textured {MNIST}: a controlled benchmark of background reliance},
+  author       = {{texmnist developers}},
+  year         = {2026},
+  howpublished = {\\url{https://huggingface.co/datasets/%s}},
+  note         = {Generated with texmnist %s}
 }"""
 
 
@@ -68,11 +116,16 @@ def _size_category(n: int) -> str:
     return "100K<n<1M" if n < 1_000_000 else "1M<n<10M"
 
 
+def _ordered(meta: dict) -> list[tuple[str, dict]]:
+    """Configs with `default` first (the Hub shows the first config first)."""
+    return sorted(meta["configs"].items(), key=lambda kv: kv[0] != "default")
+
+
 def card_data(meta: dict) -> DatasetCardData:
     """The YAML header: licence, tags, `configs` and `dataset_info` for every config."""
     configs, infos = [], DatasetInfosDict()
     total = 0
-    for name, cmeta in sorted(meta["configs"].items(), key=lambda kv: kv[0] != "default"):
+    for name, cmeta in _ordered(meta):
         entry = {
             "config_name": name,
             "data_files": [{"split": s, "path": v["files"]} for s, v in cmeta["splits"].items()],
@@ -94,9 +147,10 @@ def card_data(meta: dict) -> DatasetCardData:
     data = DatasetCardData(
         pretty_name="Textured MNIST",
         license="other",
-        license_name="cc-by-sa-3.0-and-dtd-research-only",
-        license_link="https://www.robots.ox.ac.uk/~vgg/data/dtd/",
+        license_name=LICENSE_NAME,
+        license_link=LICENSE_LINK,
         task_categories=["image-classification"],
+        task_ids=["multi-class-image-classification"],
         tags=TAGS,
         size_categories=[_size_category(total)],
         source_datasets=["extended|mnist", "extended|dtd"],
@@ -108,88 +162,225 @@ def card_data(meta: dict) -> DatasetCardData:
     return data
 
 
+# -- body pieces ----------------------------------------------------------------
+
+
 def _table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+def _value(v) -> str:
+    """A recipe value as the command line would spell it."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return str(v)
+
+
+def _mapping_categories(meta: dict) -> list[str]:
+    """The mapping of the first config (`default` when built); others may differ."""
+    return list(_ordered(meta)[0][1]["recipe"].get("categories", DEFAULT_CATEGORIES))
+
+
 def _mapping_table(meta: dict) -> str:
-    cats = meta["configs"].get("default", next(iter(meta["configs"].values())))["recipe"]
-    cats = cats.get("categories", list(DEFAULT_CATEGORIES))
+    cats = _mapping_categories(meta)
     return _table(["digit", "DTD category"], [[d, f"`{c}`"] for d, c in enumerate(cats)])
 
 
 def _configs_table(meta: dict) -> str:
     rows = []
-    for name, c in meta["configs"].items():
+    for name, c in _ordered(meta):
         n = sum(v["num_examples"] for v in c["splits"].values())
         rows.append([f"`{name}`", c.get("description", ""), f"{n:,}"])
-    return _table(["config", "what it changes", "examples"], rows)
+    return _table(["config", "what it is", "examples"], rows)
 
 
-def _config_section(name: str, c: dict) -> str:
-    recipe = c["recipe"]
-    params = _table(
-        ["parameter", "value"],
-        [[f"`{k}`", f"`{v}`"] for k, v in recipe.items() if v is not None],
-    )
-    splits = _table(
-        ["split", "examples", "files"],
-        [[f"`{s}`", f"{v['num_examples']:,}", len(v["files"])] for s, v in c["splits"].items()],
-    )
+def _splits_table(meta: dict) -> str:
+    configs = _ordered(meta)
+    names = [s for s in SPLIT_DOCS if any(s in c["splits"] for _, c in configs)]
+    names += [s for _, c in configs for s in c["splits"] if s not in names]
+    rows = []
+    for s in names:
+        counts = [
+            f"{c['splits'][s]['num_examples']:,}" if s in c["splits"] else "–" for _, c in configs
+        ]
+        rows.append([f"`{s}`", SPLIT_DOCS.get(s, ""), *counts])
+    return _table(["split", "what it holds", *[f"`{n}`" for n, _ in configs]], rows)
+
+
+def _params_table(c: dict, mapping: list[str]) -> str:
+    rows = []
+    for k, v in c["recipe"].items():
+        if v is None or (k == "categories" and list(v) == mapping):
+            continue
+        rows.append([f"`{k}`", f"`{_value(v)}`", PARAM_DOCS.get(k, "")])
+    return _table(["parameter", "value", "meaning"], rows)
+
+
+def _subset_note(c: dict) -> str:
+    """Say plainly when a build used only part of the digits."""
+    recipe, digits = c["recipe"], c.get("digits", {})
+    parts = []
+    for key, side, word in (("max_train", "train", "training"), ("max_test", "test", "test")):
+        n, total = recipe.get(key), digits.get(side)
+        if n is not None and (total is None or n < total):
+            parts.append(f"the first {n:,} {word} digits" + (f" (of {total:,})" if total else ""))
+    if not parts:
+        return ""
+    return f"**Subset build:** this configuration uses only {' and '.join(parts)}.\n\n"
+
+
+def _config_section(name: str, c: dict, mapping: list[str], repo_id: str) -> str:
     return (
         f"### `{name}`\n\n{c.get('description', '')}\n\n"
-        f"![preview of {name}](images/preview-{name}.png)\n\n"
-        f"{params}\n\n{splits}\n\nData in `{config_dir(name)}/`. "
-        f"Fingerprint (sha256 of the content): `{c['fingerprint']}`."
+        f"{_subset_note(c)}"
+        f"![preview of the {name} configuration](images/preview-{name}.png)\n\n"
+        f"{_params_table(c, mapping)}\n\n"
+        f"Parquet files in `{config_dir(name)}/`; "
+        f'`load_dataset("{repo_id}", "{name}", split="train")`.'
     )
+
+
+def public_command(command: str, name: str, recipe: dict) -> str:
+    """The build command with the user's paths replaced by placeholders.
+
+    Without a recorded command (a build from Python), one is derived from the recipe.
+    """
+    if not command.strip():
+        return _derived_command(name, recipe)
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        return _derived_command(name, recipe)
+    out, i = [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        option, eq, _ = tok.partition("=")
+        full = _path_option(option)
+        if full and eq:
+            out.append(f"{full}={PATH_OPTIONS[full]}")
+        elif full:
+            out += [full, PATH_OPTIONS[full]]
+            i += 1  # skip the path itself
+        else:
+            out.append(tok)
+        i += 1
+    return shlex.join(out).replace("'", "")
+
+
+def _path_option(token: str) -> str | None:
+    """The path option `token` names, also as an argparse abbreviation (`--mnist`)."""
+    if not token.startswith("--") or len(token) < 4:
+        return None
+    hits = [o for o in PATH_OPTIONS if o.startswith(token)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _derived_command(name: str, recipe: dict) -> str:
+    parts = ["texmnist", "build", "--out", "OUT_DIR"]
+    if name != "default":
+        parts += ["--config", name]
+    parts += ["--mnist-dir", "MNIST_DIR", "--dtd-dir", "DTD_DIR"]
+    for option, key in CLI_RECIPE_OPTIONS:
+        if recipe.get(key) not in (None, 0) or (key == "seed" and recipe.get(key) is not None):
+            parts += [option, str(recipe[key])]
+    return " ".join(parts)
 
 
 def _reproducibility(meta: dict) -> str:
-    rows = [
-        [f"`{n}`", f"`{c['texmnist_version']}`", f"`{c['recipe']['seed']}`", f"`{c['command']}`"]
-        for n, c in meta["configs"].items()
-    ]
-    return (
-        "Every configuration is generated deterministically from the official MNIST files and "
-        "the DTD archive: the same seed gives bit-identical data on any machine and for any "
-        "number of processes. Rebuild with `pip install textured-mnist` and the command below, "
-        "then compare the fingerprints in `texmnist.json`.\n\n"
-        + _table(["config", "texmnist", "seed", "command"], rows)
+    rows = []
+    for n, c in _ordered(meta):
+        command = public_command(c.get("command", ""), n, c["recipe"])
+        rows.append([f"`{n}`", f"`{c['texmnist_version']}`", c["recipe"]["seed"], f"`{command}`"])
+    fingerprints = _table(
+        ["config", "fingerprint (sha256)"],
+        [[f"`{n}`", f"`{c['fingerprint']}`"] for n, c in _ordered(meta)],
     )
+    return _table(["config", "texmnist", "seed", "command"], rows) + "\n\n" + fingerprints
 
 
-def _baselines(folder: Path) -> str:
-    """The evaluation report's table when one lies in the folder; else nothing."""
-    report = folder / REPORT_FILE
-    if not report.is_file():
+# -- baselines --------------------------------------------------------------------
+
+
+def report_paths(folder: Path, configs: list[str]) -> list[tuple[str | None, Path]]:
+    """Evaluation reports in the folder: DIR/report.md, DIR/reports/<config>/report.md."""
+    found: list[tuple[str | None, Path]] = []
+    if (folder / REPORT_FILE).is_file():
+        found.append((None, folder / REPORT_FILE))
+    for name in configs:
+        path = folder / REPORTS_DIR / name / REPORT_FILE
+        if path.is_file():
+            found.append((name, path))
+    return found
+
+
+def _report_tables(text: str) -> list[str]:
+    """The Markdown tables of a report (consecutive lines starting with '|')."""
+    tables, current = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.lstrip().startswith("|"):
+            current.append(line.strip())
+        elif current:
+            if len(current) >= 3 and re.fullmatch(r"\|[\s:|-]+\|", current[1]):
+                tables.append("\n".join(current))
+            current = []
+    return tables
+
+
+def _baselines(folder: Path, configs: list[str]) -> str:
+    """The evaluation reports' tables when there are any; else nothing at all."""
+    parts = []
+    for name, path in report_paths(folder, configs):
+        try:
+            tables = _report_tables(path.read_text())
+        except (OSError, UnicodeDecodeError) as e:
+            raise OutputError(f"{path}: unreadable evaluation report ({e})") from e
+        if tables:
+            heading = f"### `{name}`\n\n" if name else ""
+            parts.append(heading + "\n\n".join(tables))
+    if not parts:
         return ""
-    return "## Baseline results\n\n" + report.read_text().strip()
+    intro = (
+        "Measured with `texmnist evaluate` (report in this folder's `report.md` / "
+        "`reports/<config>/report.md`); percentages with 95% intervals where given."
+    )
+    return "## Baseline results\n\n" + intro + "\n\n" + "\n\n".join(parts)
+
+
+# -- the card ---------------------------------------------------------------------
 
 
 def render_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> str:
+    """The full README.md text of `folder`, with `repo_id` in the usage snippets."""
     folder = Path(folder)
     meta = read_meta(folder)
-    names = list(meta["configs"])
-    first = "default" if "default" in names else names[0]
-    recipe = meta["configs"][first]["recipe"]
+    if meta is None or not meta["configs"]:
+        raise OutputError(f"{folder}: no texmnist configs here; run `texmnist build` first")
+    configs = _ordered(meta)
+    names = [n for n, _ in configs]
+    first, cfirst = configs[0]
+    mapping = _mapping_categories(meta)
     body = string.Template(template_text().split("---", 2)[2]).safe_substitute(
-        preview_default=f"images/preview-{first}.png",
-        threshold=recipe["threshold"],
-        partition_rule=meta["configs"][first]["partition_rule"],
+        preview_first=f"images/preview-{first}.png",
+        threshold=cfirst["recipe"]["threshold"],
+        partition_rule=cfirst["partition_rule"],
         mapping_table=_mapping_table(meta),
+        splits_table=_splits_table(meta),
         configs_table=_configs_table(meta),
-        config_sections="\n\n".join(_config_section(n, c) for n, c in meta["configs"].items()),
+        config_sections="\n\n".join(_config_section(n, c, mapping, repo_id) for n, c in configs),
         repo_id=repo_id,
         example_config=next((n for n in names if n != "default"), first),
-        baselines=_baselines(folder),
+        baselines=_baselines(folder, names),
         reproducibility=_reproducibility(meta),
         citations="```bibtex\n"
-        + "\n\n".join([TEXMNIST_BIBTEX % __version__, MNIST_BIBTEX, DTD_BIBTEX])
+        + "\n\n".join([TEXMNIST_BIBTEX % (repo_id, __version__), MNIST_BIBTEX, DTD_BIBTEX])
         + "\n```",
     )
-    return DatasetCard(f"---\n{card_data(meta).to_yaml()}\n---\n{body.lstrip()}").content
+    body = re.sub(r"\n{3,}", "\n\n", body.lstrip())  # an omitted section leaves no gap
+    return DatasetCard(f"---\n{card_data(meta).to_yaml()}\n---\n{body}").content
 
 
 def write_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> Path:

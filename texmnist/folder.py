@@ -170,13 +170,20 @@ def swap_in(staged: Path, out: Path) -> None:
 
 
 def _copy_tree_linked(src: Path, dst: Path, skip: set[str]) -> None:
-    """Copy `src` into `dst`, hard-linking files (cheap and safe: we never edit them)."""
+    """Copy `src` into `dst`, hard-linking the Parquet files (cheap: we never edit them).
+
+    Everything else (README.md, texmnist.json, previews) is copied: the build rewrites
+    those in place, and through a hard link that would edit the live folder before the swap.
+    """
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
         if rel.parts[0] in skip or not path.is_file():
             continue
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix != ".parquet":
+            shutil.copy2(path, target)
+            continue
         try:
             os.link(path, target)
         except OSError:

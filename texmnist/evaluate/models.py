@@ -1,0 +1,139 @@
+"""Reference models, pure torch: an MLP, a LeNet-like CNN and a small ResNet.
+
+Every model takes float images [n, C, H, W] in [0, 1] (C = 1 or 3, any H, W) and returns
+10 logits. Each keeps its last layer as ``model.head`` (an ``nn.Linear``), so DFR can
+retrain it; any other ``nn.Module`` works too (see :func:`last_linear`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+MODELS = ("mlp", "cnn", "resnet")
+
+
+class MLP(nn.Module):
+    """Two hidden layers of 256 units over the flattened image."""
+
+    def __init__(self, in_channels: int, size: int, num_classes: int = 10, hidden: int = 256):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_channels * size * size, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class CNN(nn.Module):
+    """LeNet-like: two 5x5 conv + max-pool blocks (16, 32 channels), a 128-unit layer.
+
+    An adaptive pool to 7x7 makes any canvas size work (28 -> 7 exactly, 56 -> 14 -> 7).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.pool = nn.AdaptiveAvgPool2d(7)
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU())
+        self.head = nn.Linear(128, num_classes)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.features[4]  # the second conv's ReLU: 14x14 on a 28 canvas
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.pool(self.features(x))))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.short(x))
+
+
+class ResNet(nn.Module):
+    """ResNet-8: a 3x3 stem and three basic blocks (16, 32, 64 channels), global pool."""
+
+    def __init__(self, in_channels: int, num_classes: int = 10, width: int = 16):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
+        )
+        self.layers = nn.Sequential(
+            BasicBlock(width, width, 1),
+            BasicBlock(width, 2 * width, 2),
+            BasicBlock(2 * width, 4 * width, 2),
+        )
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(4 * width, num_classes)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.layers[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.layers(self.stem(x))))
+
+
+def build_model(name: str, in_channels: int, size: int, num_classes: int = 10) -> nn.Module:
+    """A fresh model by name (`mlp`, `cnn`, `resnet`); initialised from torch's global RNG."""
+    from . import EvaluateError
+
+    if in_channels not in (1, 3):
+        raise EvaluateError(f"in_channels: expected 1 or 3, got {in_channels}")
+    if name == "mlp":
+        return MLP(in_channels, size, num_classes)
+    if name == "cnn":
+        return CNN(in_channels, num_classes)
+    if name == "resnet":
+        return ResNet(in_channels, num_classes)
+    raise EvaluateError(f"--model: unknown model {name!r}; choose one of {', '.join(MODELS)}")
+
+
+def last_linear(model: nn.Module) -> nn.Linear:
+    """The classifier layer: `model.head`/`fc`/`classifier` if linear, else the last Linear."""
+    for attr in ("head", "fc", "classifier"):
+        layer = getattr(model, attr, None)
+        if isinstance(layer, nn.Linear):
+            return layer
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        from . import EvaluateError
+
+        raise EvaluateError(f"{type(model).__name__}: no nn.Linear layer to retrain for DFR")
+    return linears[-1]
+
+
+def cam_layer(model: nn.Module) -> nn.Module | None:
+    """Grad-CAM's layer: `model.cam_layer` if set, else the last Conv2d, else None (no CNN)."""
+    layer = getattr(model, "cam_layer", None)
+    if isinstance(layer, nn.Module):
+        return layer
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1] if convs else None
