@@ -13,10 +13,13 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import pyarrow as pa
+from datasets.arrow_writer import ArrowWriter, ParquetWriter
+from threadpoolctl import threadpool_limits
 
 from . import __version__
 from .config import NAMED_CONFIGS, TexturedMNISTConfig, named_config, validate
-from .pngenc import encode_gray, encode_mask, encode_rgb
+from .pngenc import encode_batch, encode_mask_batch
 from .recipe import NONE_TEXTURE, Pools, SplitPlan, plan_splits
 from .render import render
 from .sources import (
@@ -105,13 +108,13 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
         return datasets.DatasetInfo(
             description=self.config.description or "Textured MNIST",
             features=features_for(self.config),
-            homepage="https://github.com/texmnist/texmnist",
             citation="\n\n".join([_CITATION, source.citation]),
             license="other: CC BY-SA 3.0 (MNIST) and DTD research-only terms",
         )
 
     def _split_generators(self, dl_manager):
-        self.inputs = load_inputs(self.config)
+        with one_blas_thread():
+            self.inputs = load_inputs(self.config)
         digits = self.inputs.digits
         self.plans = plan_splits(
             self.config, digits.train_labels, digits.test_labels, pools_of(self.inputs, self.config)
@@ -125,11 +128,49 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
         ]
 
     def _generate_examples(self, split: str, chunks: list[tuple[int, int]]):
-        plan = self.plans[split]
+        """Rows of the split, one dict each (streaming and the `datasets` contract)."""
         for start, stop in chunks:
-            yield from self._render_chunk(plan.rows(start, stop), start)
+            table = self._render_table(self.plans[split].rows(start, stop))
+            for i, row in enumerate(table.to_pylist()):
+                yield f"{split}-{start + i}", row
 
-    def _render_chunk(self, plan: SplitPlan, start: int):
+    def _generate_tables(self, split: str, chunks: list[tuple[int, int]]):
+        """The same rows as Arrow tables, one per chunk."""
+        for start, stop in chunks:
+            yield self._render_table(self.plans[split].rows(start, stop))
+
+    def _prepare_split_single(
+        self, gen_kwargs, fpath, file_format, max_shard_size, split_info, job_id
+    ):
+        """Write whole chunks as Arrow tables instead of example by example.
+
+        `datasets` encodes every example dict on its own (~100 us of Python per
+        example, more than the PNG encoding itself); the chunks are already
+        columnar, so they are written as tables. Same rows, same order, same
+        bytes (tests compare this path with `_generate_examples`). One shard per
+        job: the folder export re-shards by size anyway.
+        """
+        writer_class = ParquetWriter if file_format == "parquet" else ArrowWriter
+        writer = writer_class(
+            features=self.info.features,
+            path=fpath.replace("SSSSS", "00000").replace("JJJJJ", f"{job_id:05d}"),
+            writer_batch_size=self._writer_batch_size,
+            storage_options=self._fs.storage_options,
+            embed_local_files=file_format == "parquet",
+        )
+        try:
+            with one_blas_thread():
+                for table in self._generate_tables(**gen_kwargs):
+                    writer.write_table(table)
+                    yield job_id, False, table.num_rows
+        finally:
+            num_examples, num_bytes = writer.finalize()
+            writer.close()
+        result = (num_examples, num_bytes, writer._features, 1, [num_examples], 1, [num_examples])
+        yield job_id, True, result
+
+    def _render_table(self, plan: SplitPlan) -> pa.Table:
+        """Render and encode the rows of `plan` into an Arrow table of the schema."""
         config, inputs = self.config, self.inputs
         images, masks = render(
             plan,
@@ -137,27 +178,48 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
             lambda p: inputs.textures(p, config),
             config,
         )
-        encode = encode_rgb if images.ndim == 4 else encode_gray
-        files = inputs.texture_files
-        for i in range(len(plan)):
-            photo = int(plan.photo[i])
-            example = {
-                "image": {"bytes": encode(images[i]), "path": None},
-                "label": int(plan.label[i]),
-                "texture": int(plan.texture[i]),
-                "texture_file": files[photo] if photo >= 0 else "",
-                "aligned": bool(plan.aligned[i]),
-                "mnist_index": int(plan.mnist_index[i]),
-                "mask": {"bytes": encode_mask(masks[i]), "path": None},
-            }
-            if config.varies_placement:
-                example["scale"] = int(plan.scale[i])
-                example["box"] = plan.box[i].tolist()
-            if plan.crop_box is not None:
-                example["crop_box"] = plan.crop_box[i].tolist()
-            if plan.group is not None:
-                example["group"] = str(plan.group[i])
-            yield f"{plan.name}-{start + i}", example
+        files = np.array([*inputs.texture_files, ""], dtype=object)  # photo -1 -> ""
+        columns = {
+            "image": _png_column(encode_batch(images)),
+            "label": plan.label,
+            "texture": plan.texture,
+            "texture_file": files[plan.photo],
+            "aligned": plan.aligned,
+            "mnist_index": plan.mnist_index,
+            "mask": _png_column(encode_mask_batch(masks)),
+            "scale": plan.scale,
+            "box": plan.box,
+            "crop_box": plan.crop_box,
+            "group": plan.group,
+        }
+        schema = self.info.features.arrow_schema
+        return pa.table([_arrow(columns[f.name], f.type) for f in schema], schema=schema)
+
+
+def _png_column(blobs: list[bytes]) -> pa.StructArray:
+    """An Image feature's storage: struct<bytes, path> with embedded bytes, no path."""
+    return pa.StructArray.from_arrays(
+        [pa.array(blobs, pa.binary()), pa.nulls(len(blobs), pa.string())], ["bytes", "path"]
+    )
+
+
+def _arrow(values, type_: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.Array):
+        return values
+    if pa.types.is_fixed_size_list(type_):  # boxes: [n, 4] int32
+        flat = pa.array(np.ascontiguousarray(values).ravel(), type_.value_type)
+        return pa.FixedSizeListArray.from_arrays(flat, type_.list_size)
+    return pa.array(values, type_)
+
+
+def one_blas_thread():
+    """Single-threaded BLAS for the resize matmuls.
+
+    They are many small products; OpenBLAS threads cost ~30x their work here
+    (measured: 7.9 vs 0.23 ms per photo on a busy 2-core machine), and builds
+    parallelise by processes (`num_proc`) instead.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def chunk_ranges(n: int, size: int) -> list[tuple[int, int]]:
