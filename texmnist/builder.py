@@ -8,6 +8,8 @@ parallelises without changing a byte of the output.
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +104,8 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
         validate(self.config)
         self.inputs: Inputs | None = None
         self.plans: dict[str, SplitPlan] = {}
+        self._workers = 1
+        self._pool = None
 
     def _info(self) -> datasets.DatasetInfo:
         source = DIGIT_SOURCES[self.config.source]
@@ -114,11 +118,12 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         with one_blas_thread():
-            self.inputs = load_inputs(self.config)
+            self.inputs = load_inputs(self.config, num_proc=self._workers)
         digits = self.inputs.digits
         self.plans = plan_splits(
             self.config, digits.train_labels, digits.test_labels, pools_of(self.inputs, self.config)
         )
+        self._start_pool()  # after the inputs exist, so forked workers share them
         return [
             datasets.SplitGenerator(
                 name=name,
@@ -135,9 +140,43 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
                 yield f"{split}-{start + i}", row
 
     def _generate_tables(self, split: str, chunks: list[tuple[int, int]]):
-        """The same rows as Arrow tables, one per chunk."""
+        """The same rows as Arrow tables, one per chunk, in order."""
+        if self._pool is not None:
+            yield from self._pool.imap(_render_in_worker, [(split, *c) for c in chunks])
+            return
         for start, stop in chunks:
             yield self._render_table(self.plans[split].rows(start, stop))
+
+    def download_and_prepare(self, *args, num_proc: int | None = None, **kwargs):
+        """Prepare every split; `num_proc` processes render chunks, one writes them.
+
+        `datasets`' own num_proc starts a pool per split, pickles the builder with
+        its arrays into every job and writes one shard per job. Here one pool of
+        forked workers (which share the decoded sources) renders chunks for all
+        splits, and the parent writes them in order: the output is the same for
+        every num_proc, down to the shard layout.
+        """
+        self._workers = max(1, num_proc or 1)
+        try:
+            return super().download_and_prepare(*args, **kwargs)
+        finally:
+            self._stop_pool()
+
+    def _start_pool(self) -> None:
+        global _WORKER_BUILDER
+        if self._workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return  # without fork, workers would re-decode the sources: not worth it
+        _WORKER_BUILDER = self
+        context = multiprocessing.get_context("fork")
+        self._pool = context.Pool(self._workers, initializer=_init_worker)
+
+    def _stop_pool(self) -> None:
+        global _WORKER_BUILDER
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+        _WORKER_BUILDER = None
 
     def _prepare_split_single(
         self, gen_kwargs, fpath, file_format, max_shard_size, split_info, job_id
@@ -212,6 +251,23 @@ def _arrow(values, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type_)
 
 
+# The builder whose inputs forked workers render from (set just before the fork).
+_WORKER_BUILDER: TexturedMNIST | None = None
+
+
+def _init_worker() -> None:
+    # Ctrl-C and SIGTERM are the parent's to handle: it terminates the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def _render_in_worker(task: tuple[str, int, int]) -> pa.Table:
+    split, start, stop = task
+    builder = _WORKER_BUILDER
+    return builder._render_table(builder.plans[split].rows(start, stop))
+
+
 def one_blas_thread():
     """Single-threaded BLAS for the resize matmuls.
 
@@ -226,7 +282,7 @@ def chunk_ranges(n: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)] or [(0, 0)]
 
 
-def load_inputs(config: TexturedMNISTConfig, *, progress: bool = True) -> Inputs:
+def load_inputs(config: TexturedMNISTConfig, *, progress: bool = True, num_proc: int = 1) -> Inputs:
     """Read the digit source and decode every texture photo the build uses, once."""
     digits = load_digits(
         config.source, config.mnist_dir, download=config.download, progress=progress
@@ -241,13 +297,24 @@ def load_inputs(config: TexturedMNISTConfig, *, progress: bool = True) -> Inputs
     images_dir = dtd_root / "images"
     if config.texture_sampling == "crop":
         photos = decode_photos(
-            images_dir, ordered, mode=mode, min_side=config.crop_size, progress=progress
+            images_dir,
+            ordered,
+            mode=mode,
+            min_side=config.crop_size,
+            progress=progress,
+            num_proc=num_proc,
         )
         bank = None
     else:
         photos = None
         bank = build_bank(
-            images_dir, used, size=config.canvas, mode=mode, draft=config.draft, progress=progress
+            images_dir,
+            used,
+            size=config.canvas,
+            mode=mode,
+            draft=config.draft,
+            progress=progress,
+            num_proc=num_proc,
         ).images
     return Inputs(digits, ordered, bank, photos, partition, dtd_root)
 

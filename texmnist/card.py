@@ -211,10 +211,13 @@ def _splits_table(meta: dict) -> str:
     return _table(["split", "what it holds", *[f"`{n}`" for n, _ in configs]], rows)
 
 
-def _params_table(c: dict, mapping: list[str]) -> str:
+def _params_table(c: dict, mapping: list[str], base: dict | None = None) -> str:
+    """The recipe of `c`; with `base`, only the parameters that differ from it."""
     rows = []
     for k, v in c["recipe"].items():
         if v is None or (k == "categories" and list(v) == mapping):
+            continue
+        if base is not None and base.get(k) == v:
             continue
         rows.append([f"`{k}`", f"`{_value(v)}`", PARAM_DOCS.get(k, "")])
     return _table(["parameter", "value", "meaning"], rows)
@@ -233,12 +236,19 @@ def _subset_note(c: dict) -> str:
     return f"**Subset build:** this configuration uses only {' and '.join(parts)}.\n\n"
 
 
-def _config_section(name: str, c: dict, mapping: list[str], repo_id: str) -> str:
+def _config_section(name: str, c: dict, mapping: list[str], repo_id: str, first: tuple) -> str:
+    """Description, preview and parameters of one config (the first shows all of them)."""
+    first_name, first_c = first
+    if name == first_name:
+        preview = "Preview: the grid at the top of this card."
+        params = _params_table(c, mapping)
+    else:
+        preview = f"![preview of the {name} configuration](images/preview-{name}.png)"
+        params = _params_table(c, mapping, base=first_c["recipe"])
+        params += f"\n\nEvery other parameter as in `{first_name}`."
     return (
-        f"### `{name}`\n\n{c.get('description', '')}\n\n"
-        f"{_subset_note(c)}"
-        f"![preview of the {name} configuration](images/preview-{name}.png)\n\n"
-        f"{_params_table(c, mapping)}\n\n"
+        f"### Configuration `{name}`\n\n{c.get('description', '')}\n\n"
+        f"{_subset_note(c)}{preview}\n\n{params}\n\n"
         f"Parquet files in `{config_dir(name)}/`; "
         f'`load_dataset("{repo_id}", "{name}", split="train")`.'
     )
@@ -370,7 +380,9 @@ def render_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> str:
         mapping_table=_mapping_table(meta),
         splits_table=_splits_table(meta),
         configs_table=_configs_table(meta),
-        config_sections="\n\n".join(_config_section(n, c, mapping, repo_id) for n, c in configs),
+        config_sections="\n\n".join(
+            _config_section(n, c, mapping, repo_id, configs[0]) for n, c in configs
+        ),
         repo_id=repo_id,
         example_config=next((n for n in names if n != "default"), first),
         baselines=_baselines(folder, names),

@@ -7,8 +7,12 @@ status 2, and show a traceback only with `--debug`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -106,18 +110,187 @@ def _usage(message: str):
 COMMANDS = [_add_build, _add_preview]
 
 
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a killed process
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every `finally` (staging cleanup) runs."""
+
+
+def _texmnist_error(error: BaseException) -> BaseException | None:
+    """The TexmnistError or KeyboardInterrupt behind `error`, whichever is outermost.
+
+    datasets wraps failures of generation (DatasetGenerationError), and its worker
+    pool replaces a Ctrl-C by a TimeoutError raised while cleaning up.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, (TexmnistError, KeyboardInterrupt)):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM kills outright
+    raise Terminated
+
+
+def _default_sigterm_in_child() -> None:
+    # A forked worker (datasets' or our pools) must not inherit `_on_sigterm`: Pool.terminate()
+    # stops workers with SIGTERM, and a Python-level handler can lose that signal to a worker
+    # blocked in a lock (the signal lands before the wait starts), hanging the build.
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into `Terminated` (a KeyboardInterrupt) while the command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (e.g. main() called from a worker)
+        return
+    # None: a handler installed from C; SIG_DFL is the closest we can restore.
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) or signal.SIG_DFL
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _add_verify(sub) -> None:
+    p = sub.add_parser("verify", help="check a dataset folder against its card and the Hub rules")
+    p.add_argument("dir", type=Path, help="dataset repository folder")
+    p.add_argument("--quick", action="store_true", help="skip the load_dataset round trips")
+    p.set_defaults(func=cmd_verify)
+
+
+def _add_push(sub) -> None:
+    p = sub.add_parser("push", help="verify a dataset folder and upload it to the Hub")
+    p.add_argument("dir", type=Path, help="dataset repository folder")
+    p.add_argument("--repo", required=True, help="dataset repository id, USER/NAME")
+    p.add_argument("--private", action="store_true", help="create the repository private")
+    p.add_argument("--revision", help="branch to commit to (created when missing)")
+    p.add_argument("--create-pr", action="store_true", help="open a pull request instead")
+    p.add_argument("--message", help="commit message")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; contact nothing")
+    p.set_defaults(func=cmd_push)
+
+
+def cmd_verify(args) -> int:
+    from .verify import verify
+
+    problems = verify(args.dir, load=not args.quick)
+    for problem in problems:
+        print(problem)
+    if problems:
+        n = len(problems)
+        print(f"texmnist: {args.dir}: {n} problem{'s' * (n != 1)}", file=sys.stderr)
+        return 1
+    print(f"ok: {args.dir} passes every check")
+    return 0
+
+
+def cmd_push(args) -> int:
+    from .push import push
+    from .verify import VerificationFailed
+
+    try:
+        result = push(
+            args.dir,
+            args.repo,
+            private=args.private,
+            revision=args.revision,
+            create_pr=args.create_pr,
+            message=args.message,
+            dry_run=args.dry_run,
+        )
+    except VerificationFailed as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        raise
+    plan = result.plan
+    print(("dry run, nothing sent: " if args.dry_run else "pushed: ") + plan.repo_id)
+    print("\n".join(plan.describe()))
+    if result.pr_url:
+        print(f"pull request: {result.pr_url}")
+    elif result.commit_url:
+        print(f"commit: {result.commit_url}")
+    return 0
+
+
+COMMANDS += [_add_verify, _add_push]
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="train models over seeds and report background reliance")
+    p.add_argument("data", help="dataset folder or Hugging Face Hub repo id")
+    p.add_argument("--config", default="default", help="config to train and test on")
+    p.add_argument("--model", default="cnn", help="mlp, cnn or resnet")
+    p.add_argument("--method", default="erm", help="erm, balanced, groupdro or dfr")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each")
+    p.add_argument("--out", required=True, type=Path, help="report folder")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, help="default: per method (see report)")
+    p.add_argument("--max-train", type=int, help="train on the first N training examples")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument("--sweep", choices=("rho", "scale"), help="BG-Gap across configs/scales")
+    p.add_argument("--saliency-examples", type=int, default=1000, help="per split (0: skip)")
+    p.add_argument("--cache-dir", type=Path, help="keep decoded arrays here (memory-mapped)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import require
+
+    require("torch")
+    require("matplotlib")
+    from .evaluate.report import REPORT_FILES, run_report, run_sweep
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise _usage(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    kwargs = dict(
+        model=args.model, method=args.method, epochs=args.epochs, seeds=seeds,
+        batch_size=args.batch_size, max_train=args.max_train, device=args.device, lr=args.lr,
+        weight_decay=args.weight_decay, cache_dir=args.cache_dir,
+        saliency_examples=args.saliency_examples, progress=not args.no_progress,
+    )  # fmt: skip
+    if args.sweep:
+        run_sweep(args.data, args.sweep, args.out, **kwargs)
+        print(f"wrote the {args.sweep} sweep to {args.out} (sweep.md, sweep.json, sweep.png)")
+        return 0
+    run_report(args.data, args.config, args.out, **kwargs)
+    print(f"wrote {', '.join(REPORT_FILES)} to {args.out}")
+    return 0
+
+
+COMMANDS += [_add_evaluate]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
-    except TexmnistError as e:
-        if args.debug:
+        with _sigterm_as_interrupt():
+            return args.func(args)
+    except (KeyboardInterrupt, Exception) as e:
+        error = _texmnist_error(e)
+        if isinstance(error, KeyboardInterrupt):
+            what = "terminated" if isinstance(error, Terminated) else "interrupted"
+            print(f"texmnist: {what}; nothing was written", file=sys.stderr)
+            return EXIT_TERMINATED if isinstance(error, Terminated) else EXIT_INTERRUPTED
+        if error is None or args.debug:
             raise
-        print(f"texmnist: error: {e}", file=sys.stderr)
+        print(f"texmnist: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("texmnist: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -85,14 +85,13 @@ def _hash_array(h, arr: pa.Array) -> None:
         lengths = arr.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
         h.update(lengths.astype("<i8").tobytes())
         _hash_array(h, arr.flatten())
-    elif pa.types.is_binary(t) or pa.types.is_string(t) or pa.types.is_large_binary(t):
-        for v in arr.to_pylist():
-            if v is None:
-                h.update(b"\xff" * 8)
-                continue
-            v = v.encode() if isinstance(v, str) else v
-            h.update(len(v).to_bytes(8, "little"))
-            h.update(v)
+    elif pa.types.is_binary(t) or pa.types.is_string(t):
+        # Lengths, then the concatenated values, straight from the Arrow buffers.
+        _, offsets, data = arr.buffers()
+        off = np.frombuffer(offsets, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+        h.update(np.diff(off).astype("<i8").tobytes())
+        if data is not None:
+            h.update(memoryview(data)[off[0] : off[-1]])
     else:
         zero = False if pa.types.is_boolean(t) else 0
         values = (arr.fill_null(zero) if arr.null_count else arr).to_numpy(zero_copy_only=False)

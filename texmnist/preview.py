@@ -20,12 +20,14 @@ def _first_per_class(files: list[Path], num_classes: int) -> dict[int, dict]:
     """The first example of each class, read straight from Parquet."""
     found: dict[int, dict] = {}
     for f in files:
-        table = pq.read_table(f, columns=["image", "label", "texture"])
-        for row in table.to_pylist():
-            if row["label"] not in found:
-                found[row["label"]] = row
-            if len(found) == num_classes:
-                return found
+        batches = pq.ParquetFile(f).iter_batches(
+            batch_size=256, columns=["image", "label", "texture"]
+        )
+        for batch in batches:
+            for row in batch.to_pylist():
+                found.setdefault(row["label"], row)
+                if len(found) == num_classes:
+                    return found
     return found
 
 

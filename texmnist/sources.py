@@ -304,6 +304,8 @@ def find_digit_files(src: DigitSource, folder: str | os.PathLike[str]) -> dict[s
         candidates = [d / n for d in places for n in (stem, stem + ".gz")]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
+            for candidate in candidates:
+                _check_link(candidate)
             also = ", ".join(str(p) for p in places[1:])
             raise SourceNotFoundError(
                 f"{src.title} file {stem}[.gz] not found in {folder} (also looked in {also}); "
@@ -311,6 +313,14 @@ def find_digit_files(src: DigitSource, folder: str | os.PathLike[str]) -> dict[s
             )
         found[role] = path
     return found
+
+
+def _check_link(path: Path) -> None:
+    """A symlink leading nowhere (dangling or a loop) is an error, not a silently missing file."""
+    if path.is_symlink() and not path.exists():
+        raise SourceError(
+            f"{path}: broken or looping symbolic link; point it at the real file or remove it"
+        )
 
 
 def _cached_digit_files(
@@ -349,7 +359,7 @@ def _check_split(images: np.ndarray, ip: Path, labels: np.ndarray, lp: Path) -> 
         i = int(bad[0])
         raise SourceError(
             f"{lp}: label {int(labels[i])} at index {i} is out of range 0..9 "
-            f"({bad.size} bad labels in all)"
+            f"({bad.size} bad label{'s' * (bad.size != 1)} in all)"
         )
 
 
@@ -517,7 +527,10 @@ def _is_photo(path: Path) -> bool:
     name = path.name
     if name.startswith(".") or name.lower() in _SKIPPED_NAMES:
         return False  # .DS_Store, AppleDouble "._x.jpg", Thumbs.db
-    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return False
+    _check_link(path)  # a photo we cannot reach would silently change the partition
+    return path.is_file()
 
 
 def list_textures(

@@ -124,6 +124,9 @@ def _pil_draft_scale(size: tuple[int, int], draft_size: int) -> int:
 def _source_error(path: Path, exc: Exception) -> SourceError:
     if isinstance(exc, Image.UnidentifiedImageError):
         return SourceError(f"{path}: not an image file Pillow can identify (corrupt or wrong type)")
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+        # The OS refused (permissions, I/O error, a loop); Pillow's decode errors carry no errno.
+        return SourceError(f"{path}: cannot read ({exc.strerror})")
     detail = " ".join(str(exc).split()) or type(exc).__name__
     return SourceError(f"{path}: cannot decode image ({detail})")
 

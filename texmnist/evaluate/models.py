@@ -8,9 +8,19 @@ retrain it; any other ``nn.Module`` works too (see :func:`last_linear`).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 MODELS = ("mlp", "cnn", "resnet")
+
+
+def _pool_to(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Average-pool to size x size; a plain avg_pool2d when it divides evenly, because
+    adaptive pooling's CUDA backward has no deterministic kernel."""
+    h, w = x.shape[-2:]
+    if h % size == 0 and w % size == 0:
+        return F.avg_pool2d(x, (h // size, w // size))
+    return F.adaptive_avg_pool2d(x, size)
 
 
 class MLP(nn.Module):
@@ -34,7 +44,7 @@ class MLP(nn.Module):
 class CNN(nn.Module):
     """LeNet-like: two 5x5 conv + max-pool blocks (16, 32 channels), a 128-unit layer.
 
-    An adaptive pool to 7x7 makes any canvas size work (28 -> 7 exactly, 56 -> 14 -> 7).
+    Average pooling to 7x7 makes any canvas size work (28 -> 7 exactly, 56 -> 14 -> 7).
     """
 
     def __init__(self, in_channels: int, num_classes: int = 10):
@@ -47,7 +57,6 @@ class CNN(nn.Module):
             nn.ReLU(),
             nn.MaxPool2d(2),
         )
-        self.pool = nn.AdaptiveAvgPool2d(7)
         self.body = nn.Sequential(nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU())
         self.head = nn.Linear(128, num_classes)
 
@@ -56,7 +65,7 @@ class CNN(nn.Module):
         return self.features[4]  # the second conv's ReLU: 14x14 on a 28 canvas
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(self.pool(self.features(x))))
+        return self.head(self.body(_pool_to(self.features(x), 7)))
 
 
 class BasicBlock(nn.Module):
@@ -90,7 +99,6 @@ class ResNet(nn.Module):
             BasicBlock(width, 2 * width, 2),
             BasicBlock(2 * width, 4 * width, 2),
         )
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(4 * width, num_classes)
 
     @property
@@ -98,7 +106,7 @@ class ResNet(nn.Module):
         return self.layers[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pool(self.layers(self.stem(x))))
+        return self.head(self.layers(self.stem(x)).mean((2, 3)))  # global average pool
 
 
 def build_model(name: str, in_channels: int, size: int, num_classes: int = 10) -> nn.Module:
