@@ -457,3 +457,18 @@ def test_format_table_from_real_evaluation():
     assert lines[2].startswith("| acc_test_correlated |")
     assert len(lines) == 2 + 8  # every default key is present in this benchmark
     assert table == format_table(summary)
+
+
+def test_whole_split_arrays_are_accepted():
+    """The arrays of `to_numpy` (images, masks, boxes) can be passed as they are."""
+    data = {
+        "test_random": {
+            "label": np.array([0, 1]),
+            "texture": np.array([3, 4]),
+            "image": np.zeros((2, 28, 28), np.uint8),
+            "box": np.zeros((2, 4), np.int32),
+        }
+    }
+    result = evaluate({"test_random": np.array([0, 4])}, data)
+    assert result["acc_test_random"]["value"] == 0.5
+    assert result["bg_follow"]["value"] == 0.5

@@ -49,10 +49,15 @@ def _add_preview(sub) -> None:
     p.set_defaults(func=cmd_preview)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="texmnist", description="Generate, publish and evaluate Textured MNIST."
-    )
+    p = _Parser(prog="texmnist", description="Generate, publish and evaluate Textured MNIST.")
     p.add_argument("--version", action="version", version=f"texmnist {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True)

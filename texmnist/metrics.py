@@ -425,6 +425,10 @@ def _as_int_column(where: str, name: str, x: Any, lo: int, hi: int | None) -> np
     return arr
 
 
+# The per-example columns the metrics read; others in a split's arrays are ignored.
+METADATA_COLUMNS = ("label", "texture", "mnist_index", "aligned", "group")
+
+
 def _validate_split(
     where: str,
     y_pred: Any,
@@ -442,6 +446,8 @@ def _validate_split(
         raise ValueError(f"{where}: no examples (empty predictions and labels)")
     meta: dict[str, np.ndarray] = {}
     for name, col in (metadata or {}).items():
+        if name not in METADATA_COLUMNS:
+            continue  # images, masks, boxes...: whole arrays from to_numpy are welcome
         arr = np.asarray(col)
         if arr.ndim != 1 or arr.size != y_true.size:
             raise ValueError(

@@ -18,6 +18,7 @@ import importlib
 from typing import Any
 
 from ..errors import TexmnistError
+from ..metrics import evaluate, evaluate_split, summarize_seeds  # the metrics API, no torch
 
 INSTALL_HINT = 'pip install "textured-mnist[eval]"'
 
@@ -66,4 +67,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["EvaluateError", "MissingDependencyError", "require", *_LAZY]
+__all__ = [
+    "EvaluateError",
+    "MissingDependencyError",
+    "evaluate",
+    "evaluate_split",
+    "require",
+    "summarize_seeds",
+    *_LAZY,
+]
