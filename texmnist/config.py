@@ -14,24 +14,12 @@ from dataclasses import dataclass, field
 import datasets
 
 from .errors import ConfigError
+from .sources import DTD_CATEGORIES
 
-# The author's mapping: digit d <-> the d-th alphabetically first DTD category.
-DEFAULT_CATEGORIES: tuple[str, ...] = (
-    "banded",
-    "blotchy",
-    "braided",
-    "bubbly",
-    "bumpy",
-    "chequered",
-    "cobwebbed",
-    "cracked",
-    "crosshatched",
-    "crystalline",
-)
-
-# Kept in sync with texmnist.sources.DTD_CATEGORIES (checked by a test); duplicated
-# here so that validating a config needs no source I/O module.
-DTD_CATEGORY_COUNT = 47
+# The author's mapping: digit d <-> the d-th alphabetically first DTD category
+# (banded, blotchy, braided, bubbly, bumpy, chequered, cobwebbed, cracked,
+# crosshatched, crystalline).
+DEFAULT_CATEGORIES: tuple[str, ...] = DTD_CATEGORIES[:10]
 
 POSITIONS = ("center", "corner", "random")
 COLORS = ("gray", "rgb")
@@ -150,8 +138,6 @@ def _check_choice(name: str, value, choices: Sequence[str]) -> None:
 
 def validate(config: TexturedMNISTConfig) -> None:
     """Raise a one-line `ConfigError` for the first invalid parameter."""
-    from .sources import DTD_CATEGORIES  # data only; keeps the check next to the names
-
     _check_int("seed", config.seed, 0, 2**63 - 1)
     _check_choice("source", config.source, SOURCES)
     cats = config.categories
