@@ -340,6 +340,15 @@ def _report_tables(text: str) -> list[str]:
     return tables
 
 
+def _report_heading(text: str, name: str | None) -> str:
+    """The report's title and settings lines (model, method, seeds, epochs, hyper-parameters)."""
+    lines = text.splitlines()
+    title = lines[0].lstrip("# ").strip() if lines else ""
+    title = title or (f"`{name}`" if name else "Evaluation")
+    settings = [ln for ln in lines if ln.startswith(("Seeds", "Hyper-parameters"))]
+    return "\n".join([f"### {title}", "", *settings]).rstrip()
+
+
 def _baselines(folder: Path, configs: list[str]) -> str:
     """The evaluation reports' tables when there are any; else nothing at all."""
     parts = []
@@ -349,13 +358,12 @@ def _baselines(folder: Path, configs: list[str]) -> str:
         except (OSError, UnicodeDecodeError) as e:
             raise OutputError(f"{path}: unreadable evaluation report ({e})") from e
         if tables:
-            heading = f"### `{name}`\n\n" if name else ""
-            parts.append(heading + "\n\n".join(tables))
+            parts.append("\n\n".join([_report_heading(path.read_text(), name), *tables]))
     if not parts:
         return ""
     intro = (
-        "Measured with `texmnist evaluate` (report in this folder's `report.md` / "
-        "`reports/<config>/report.md`); percentages with 95% intervals where given."
+        "Measured with `texmnist evaluate`: mean ± std over seeds, in percent, with the "
+        "first run's 95% interval."
     )
     return "## Baseline results\n\n" + intro + "\n\n" + "\n\n".join(parts)
 
