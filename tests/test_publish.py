@@ -279,8 +279,10 @@ def test_card_takes_baselines_from_an_evaluation_report(copy_two):
     body = cardmod.render_card(copy_two).split("\n---\n", 1)[1]
     section = body.split("## Baseline results", 1)[1].split("\n## ", 1)[0]
     assert "| acc_test_random | 61.0 ± 1.0 |" in section
-    assert "### `rgb`" in section and "| acc_test_random | 42.0 ± 1.0 |" in section
-    assert "Some words" not in section and "# Evaluation" not in section
+    assert "### Evaluation of cnn\n" in section
+    assert "### `rgb`: Evaluation of cnn" in section
+    assert "| acc_test_random | 42.0 ± 1.0 |" in section
+    assert "Some words" not in section and "trailing note" not in section
 
 
 # -- verify -----------------------------------------------------------------------------

@@ -343,8 +343,8 @@ def _report_tables(text: str) -> list[str]:
 def _report_heading(text: str, name: str | None) -> str:
     """The report's title and settings lines (model, method, seeds, epochs, hyper-parameters)."""
     lines = text.splitlines()
-    title = lines[0].lstrip("# ").strip() if lines else ""
-    title = title or (f"`{name}`" if name else "Evaluation")
+    title = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("#") else ""
+    title = ": ".join(t for t in (f"`{name}`" if name else "", title) if t) or "Evaluation"
     settings = [ln for ln in lines if ln.startswith(("Seeds", "Hyper-parameters"))]
     return "\n".join([f"### {title}", "", *settings]).rstrip()
 
