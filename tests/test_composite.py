@@ -314,3 +314,26 @@ def test_exact_weights_sum():
     for src, dst in [(1, 28), (3, 28), (28, 28), (500, 28), (56, 28), (29, 28)]:
         assert _exact_weights(src, dst).sum() == dst << 14
     assert math.isclose(float(_exact_weights(56, 28)[5].max()), 2**14 * 0.375, rel_tol=0.01)
+
+
+def _reference_weights(src: int, dst: int) -> list[list[int]]:
+    """PIL's precompute_coeffs for BILINEAR, row by row in plain Python."""
+    scale = src / dst
+    filterscale = max(scale, 1.0)
+    rows = []
+    for i in range(dst):
+        center = (i + 0.5) * scale
+        xmin = max(int(center - filterscale + 0.5), 0)
+        xmax = min(int(center + filterscale + 0.5), src)
+        raw = [max(0.0, 1.0 - abs((x - center + 0.5) / filterscale)) for x in range(xmin, xmax)]
+        total = math.fsum(raw)
+        q = [math.floor(w / total * 2**14 + 0.5) for w in raw]
+        q[max(range(len(q)), key=q.__getitem__)] += 2**14 - sum(q)
+        rows.append([0] * xmin + q + [0] * (src - xmax))
+    return rows
+
+
+@pytest.mark.parametrize("src", [1, 2, 3, 5, 28, 29, 56, 97, 271, 480, 640, 901])
+@pytest.mark.parametrize("dst", [1, 3, 14, 28, 56, 96])
+def test_vectorised_weights_equal_the_row_by_row_reference(src, dst):
+    assert _exact_weights(src, dst).tolist() == _reference_weights(src, dst)

@@ -121,40 +121,42 @@ def _parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return pair
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _weights(src: int, dst: int) -> np.ndarray:
     """Integer weight matrix [dst, src] (as float64), each row summing to 2**14.
 
-    Mirrors PIL's precompute_coeffs for the bilinear filter; computed with
-    Python floats in a fixed order, so it is identical everywhere.
+    Mirrors PIL's precompute_coeffs for the bilinear filter. Elementwise float64
+    operations are IEEE-exact, so vectorising them changes no bit; each row's
+    total is `math.fsum` (exactly rounded, independent of summation order), so
+    the matrix is identical everywhere.
     """
     scale = src / dst
     filterscale = max(scale, 1.0)
     support = filterscale  # bilinear support is 1.0, widened when reducing
-    matrix = np.zeros((dst, src), dtype=np.int64)
-    for i in range(dst):
-        center = (i + 0.5) * scale
-        xmin = max(int(center - support + 0.5), 0)
-        xmax = min(int(center + support + 0.5), src)
-        raw = [_triangle((x - center + 0.5) / filterscale) for x in range(xmin, xmax)]
-        total = math.fsum(raw)
-        if total <= 0.0:  # cannot happen for src, dst >= 1; guard the division
-            raw, total = [1.0], 1.0
-            xmin = min(int(center), src - 1)
-        quantised = [math.floor(w / total * _ONE + 0.5) for w in raw]
-        # Give the rounding residue to the largest weight so rows sum to 2**14
-        # exactly: then constant images stay exactly constant.
-        biggest = max(range(len(quantised)), key=quantised.__getitem__)
-        quantised[biggest] += _ONE - sum(quantised)
-        matrix[i, xmin : xmin + len(quantised)] = quantised
+    centers = (np.arange(dst) + 0.5) * scale
+    xmin = np.maximum((centers - support + 0.5).astype(np.int64), 0)
+    xmax = np.minimum((centers + support + 0.5).astype(np.int64), src)
+    width = int((xmax - xmin).max())
+    x = xmin[:, None] + np.arange(width)[None, :]  # [dst, width] source pixels
+    valid = x < xmax[:, None]
+    raw = np.where(valid, 1.0 - np.abs((x - centers[:, None] + 0.5) / filterscale), 0.0)
+    raw = np.maximum(raw, 0.0)  # the triangle is zero beyond |x| >= 1
+    # Padding entries are 0.0 and leave fsum unchanged; a row total is never 0 for
+    # src, dst >= 1 (the centre pixel always has a positive weight).
+    totals = np.array([math.fsum(row) for row in raw.tolist()])
+    if not np.all(totals > 0.0):
+        raise ValueError(f"resize weights: an empty filter row for {src} -> {dst} px")
+    quantised = np.floor(raw / totals[:, None] * _ONE + 0.5).astype(np.int64)
+    # Give the rounding residue to the largest weight so rows sum to 2**14
+    # exactly: then constant images stay exactly constant.
+    rows = np.arange(dst)
+    quantised[rows, np.argmax(quantised, axis=1)] += _ONE - quantised.sum(axis=1)
+    matrix = np.zeros((dst, src + 1), dtype=np.int64)  # padding lands in the extra column
+    np.put_along_axis(matrix, np.where(valid, x, src), quantised, axis=1)
+    matrix = matrix[:, :src]
     result = matrix.astype(np.float64)
     result.setflags(write=False)
     return result
-
-
-def _triangle(x: float) -> float:
-    x = abs(x)
-    return 1.0 - x if x < 1.0 else 0.0
 
 
 # ------------------------------------------------------------------------ placement
