@@ -44,7 +44,6 @@ METHODS = ("erm", "balanced", "groupdro", "dfr")
 # DRO. We train with AdamW at lr 1e-3, whose decoupled decay shrinks weights by lr * wd per
 # step; wd = 1e-3 gives their per-step shrinkage (1e-5 * 0.1 = 1e-6). The others use none.
 DEFAULT_WEIGHT_DECAY = {"erm": 0.0, "balanced": 0.0, "groupdro": 1e-3, "dfr": 0.0}
-METADATA_COLUMNS = ("label", "texture", "mnist_index", "group")
 DFR_C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)  # the grid of the DFR paper
 
 
@@ -424,7 +423,7 @@ def predict_splits(
 
 def metadata(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The 1-D columns texmnist.metrics uses."""
-    return {k: np.asarray(arrays[k]) for k in METADATA_COLUMNS if k in arrays}
+    return {k: np.asarray(arrays[k]) for k in metrics.METADATA_COLUMNS if k in arrays}
 
 
 def evaluate_model(
