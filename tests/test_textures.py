@@ -10,10 +10,10 @@ from PIL import Image, ImageFile
 from texmnist import textures
 from texmnist.composite import resize_batch
 from texmnist.errors import ConfigError, SourceError
+from texmnist.recipe import draw_crops
 from texmnist.textures import (
     TextureBank,
     build_bank,
-    crop_textures,
     decode_photos,
     load_photo,
     photo_scale,
@@ -271,12 +271,14 @@ def test_decode_photos_full_resolution_by_default(dtd):
         decode_photos(root, EXPECTED_FILES, draft=True, progress=False)
 
 
-def test_crop_textures_boxes_and_pixels(dtd):
+def test_drawn_crops_boxes_and_pixels(dtd):
     root, _ = dtd
     photos = decode_photos(root, EXPECTED_FILES, mode="L", progress=False)
     rng = np.random.default_rng(0)
     index = rng.integers(0, len(photos), 300)
-    tex, boxes = crop_textures(photos, index, 48, 28, np.random.default_rng(1))
+    sizes = np.array([p.shape[:2] for p in photos])
+    boxes = draw_crops(index, sizes, 48, np.random.default_rng(1))
+    tex = render_crops(photos, index, boxes, 28)
     assert tex.shape == (300, 28, 28) and tex.dtype == np.uint8
     assert boxes.shape == (300, 4) and boxes.dtype == np.int32
     for i, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
@@ -286,21 +288,22 @@ def test_crop_textures_boxes_and_pixels(dtd):
         assert 0 <= x0 and x1 <= w and 0 <= y0 and y1 <= h
         crop = photos[index[i]][y0:y1, x0:x1]
         assert np.array_equal(tex[i], resize_batch(crop[None], 28)[0])
-    again, boxes2 = crop_textures(photos, index, 48, 28, np.random.default_rng(1))
-    assert np.array_equal(again, tex) and np.array_equal(boxes2, boxes)
-    assert np.array_equal(render_crops(photos, index, boxes, 28), tex)
+    boxes2 = draw_crops(index, sizes, 48, np.random.default_rng(1))
+    assert np.array_equal(boxes2, boxes)
+    assert np.array_equal(render_crops(photos, index, boxes2, 28), tex)
     # crops vary: not every box of the 120x90 photo starts at the origin
     assert len({tuple(b) for b in boxes[index == 0].tolist()}) > 1
 
 
-def test_crop_textures_rgb_and_bad_size(dtd):
+def test_crop_textures_rgb_and_thin_photo(dtd):
     root, _ = dtd
     photos = decode_photos(root, EXPECTED_FILES, mode="RGB", progress=False)
-    tex, boxes = crop_textures(photos, np.array([0, 5, 4]), 20, 10, np.random.default_rng(2))
+    index = np.array([0, 5, 4])
+    sizes = np.array([p.shape[:2] for p in photos])
+    boxes = draw_crops(index, sizes, 20, np.random.default_rng(2))
+    tex = render_crops(photos, index, boxes, 10)
     assert tex.shape == (3, 10, 10, 3)
     assert boxes[1].tolist()[1::2] == [0, 1]  # 1x500 photo: crop side 1
-    with pytest.raises(ConfigError):
-        crop_textures(photos, np.array([0]), 0, 10, np.random.default_rng(2))
 
 
 # ------------------------------------------------------------------ real data

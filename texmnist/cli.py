@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import NAMED_CONFIGS
-from .errors import TexmnistError
+from .errors import ConfigError, TexmnistError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -71,7 +71,7 @@ def cmd_build(args) -> int:
     from .folder import build
 
     if args.num_proc < 1:
-        raise _usage("--num-proc: must be >= 1")
+        raise ConfigError("--num-proc: must be >= 1")
     config = named_config(
         args.config,
         mnist_dir=args.mnist_dir,
@@ -104,12 +104,6 @@ def cmd_preview(args) -> int:
 def _command() -> str:
     """The generation command as typed, for the card (paths are the user's own)."""
     return "texmnist " + shlex.join(sys.argv[1:])
-
-
-def _usage(message: str):
-    from .errors import ConfigError
-
-    return ConfigError(message)
 
 
 COMMANDS = [_add_build, _add_preview]
@@ -262,7 +256,9 @@ def cmd_evaluate(args) -> int:
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
-        raise _usage(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+        raise ConfigError(
+            f"--seeds: expected comma-separated integers, got {args.seeds!r}"
+        ) from None
     kwargs = dict(
         model=args.model, method=args.method, epochs=args.epochs, seeds=seeds,
         batch_size=args.batch_size, max_train=args.max_train, device=args.device, lr=args.lr,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import datasets
 
@@ -66,7 +66,6 @@ class TexturedMNISTConfig(datasets.BuilderConfig):
     # JPEG draft decoding is faster but moves 28x28 textures by up to 42 gray levels
     # (measured, see textures.py), so the exact full decode is the default.
     draft: bool = False
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,7 +92,7 @@ class TexturedMNISTConfig(datasets.BuilderConfig):
     def recipe(self) -> dict:
         """The parameters that decide the pixels, as plain JSON-able values."""
         skip = {"name", "version", "data_dir", "data_files", "description"}
-        skip |= {"mnist_dir", "dtd_dir", "download", "extra"}
+        skip |= {"mnist_dir", "dtd_dir", "download"}
         out = {}
         for f in dataclasses.fields(self):
             if f.name in skip:

@@ -39,7 +39,6 @@ from .errors import OutputError
 META_FILE = "texmnist.json"
 META_FORMAT = 1
 MAX_SHARD_BYTES = 256 * 2**20  # well under the Hub's 500 MB per file
-STAGING_PREFIX = "."
 STAGING_TAG = ".texmnist-tmp-"
 BACKUP_TAG = ".texmnist-old-"
 

@@ -279,33 +279,6 @@ def decode_photos(
     return list(_map(work, paths, num_proc, progress))
 
 
-def crop_textures(
-    photos: Sequence[np.ndarray],
-    photo_index: np.ndarray,
-    crop_size: int,
-    size: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Random square crops resized to size x size, and their boxes.
-
-    Crop side is min(crop_size, the photo's shorter side); x0 (all examples)
-    then y0 (all examples) are drawn uniformly with ``rng.integers`` from
-    0..(extent - side) inclusive. Boxes (x0, y0, x1, y1) int32 are in stored
-    pixels of ``photos`` (see :func:`decode_photos`).
-    """
-    if isinstance(crop_size, bool) or not isinstance(crop_size, (int, np.integer)) or crop_size < 1:
-        raise ConfigError(f"crop_size: expected a positive int, got {crop_size!r}")
-    photo_index = np.asarray(photo_index, dtype=np.int64)
-    dims = np.array([p.shape[:2] for p in photos], dtype=np.int64).reshape(-1, 2)
-    h, w = dims[photo_index, 0], dims[photo_index, 1]
-    side = np.minimum(crop_size, np.minimum(h, w))
-    n = len(photo_index)
-    x0 = rng.integers(0, w - side + 1, size=n) if n else side
-    y0 = rng.integers(0, h - side + 1, size=n) if n else side
-    boxes = np.stack([x0, y0, x0 + side, y0 + side], axis=1).astype(np.int32)
-    return render_crops(photos, photo_index, boxes, size), boxes
-
-
 def render_crops(
     photos: Sequence[np.ndarray], photo_index: np.ndarray, boxes: np.ndarray, size: int
 ) -> np.ndarray:
