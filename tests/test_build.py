@@ -13,7 +13,8 @@ from conftest import N_TEST, N_TRAIN, shared_data_or_skip
 from PIL import Image
 
 from texmnist.config import DEFAULT_CATEGORIES, named_config
-from texmnist.folder import META_FILE, build, read_meta
+from texmnist.folder import build
+from texmnist.meta import META_FILE, read_metadata
 from texmnist.sources import list_textures, load_digits, resolve_dtd
 from texmnist.textures import build_bank
 
@@ -149,7 +150,7 @@ def test_card_yaml_lists_every_split_with_exact_sizes(built):
 
 def test_metadata_records_rule_and_fingerprint(built):
     out, result, _, _ = built
-    meta = read_meta(out)["configs"]["default"]
+    meta = read_metadata(out)["configs"]["default"]
     assert meta["fingerprint"] == result.fingerprint and len(result.fingerprint) == 64
     assert "fallback" in meta["partition_rule"]
     assert meta["recipe"]["seed"] == 0

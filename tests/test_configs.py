@@ -13,7 +13,8 @@ from PIL import Image
 
 from texmnist.config import NAMED_CONFIGS, TexturedMNISTConfig, named_config
 from texmnist.errors import ConfigError
-from texmnist.folder import build, read_meta
+from texmnist.folder import build
+from texmnist.meta import read_metadata
 from texmnist.recipe import Pools, exact_counts, plan_splits
 from texmnist.sources import DTD_CATEGORIES, load_digits, resolve_dtd
 from texmnist.textures import decode_photos, render_crops
@@ -47,7 +48,7 @@ def folder(fake_sources, tmp_path_factory):
 
 @pytest.mark.parametrize("name", [n for n in NAMED_CONFIGS if n != "fashion"])
 def test_every_named_config_builds_with_its_splits(folder, name):
-    meta = read_meta(folder)["configs"][name]
+    meta = read_metadata(folder)["configs"][name]
     sizes = {s: v["num_examples"] for s, v in meta["splits"].items()}
     expected = {"train": N_TRAIN, "test_correlated": N_TEST, "test_random": N_TEST}
     if name != "default":

@@ -21,7 +21,7 @@ import pytest
 from fakedata import fake_digits, write_idx
 
 from texmnist import cli
-from texmnist.folder import read_meta, table_fingerprint
+from texmnist.meta import read_metadata, table_fingerprint
 
 N_BIG_TRAIN, N_BIG_TEST = 20_000, 2_000  # a couple of seconds of generation
 PROGRESS = re.compile(r"\[\d+:\d\d")  # a tqdm bar shows its elapsed time as "[mm:ss"
@@ -74,7 +74,7 @@ def clean(big, tmp_path_factory) -> tuple[Path, str]:
     """An uncontended, uninterrupted build of the big sources, and its fingerprint."""
     out = tmp_path_factory.mktemp("clean") / "repo"
     assert cli.main(build_args(out, big)) == 0
-    return out, read_meta(out)["configs"]["default"]["fingerprint"]
+    return out, read_metadata(out)["configs"]["default"]["fingerprint"]
 
 
 class Build:
@@ -127,7 +127,7 @@ def builds():
 
 def assert_loads(out: Path, fingerprint: str) -> None:
     """Valid folder: loads with datasets, and its Parquet content has `fingerprint`."""
-    meta = read_meta(out)["configs"]["default"]
+    meta = read_metadata(out)["configs"]["default"]
     assert meta["fingerprint"] == fingerprint
     for split, info in meta["splits"].items():
         table = pq.read_table([str(out / f) for f in info["files"]])
@@ -159,7 +159,7 @@ def test_signal_during_first_build_leaves_nothing(
     assert not out.exists() and leftovers(out) == []
     # The next build goes through.
     assert cli.main(build_args(out, fake_sources)) == 0
-    assert read_meta(out)["configs"]["default"]["splits"]["train"]["num_examples"] == 80
+    assert read_metadata(out)["configs"]["default"]["splits"]["train"]["num_examples"] == 80
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_kill_9_keeps_the_previous_folder_and_next_build_recovers(
     assert leftovers(out), "kill -9 should have left the staging folder"
     assert cli.main(build_args(out, fake_sources, "--overwrite")) == 0
     assert leftovers(out) == []
-    assert read_meta(out)["configs"]["default"]["splits"]["train"]["num_examples"] == 80
+    assert read_metadata(out)["configs"]["default"]["splits"]["train"]["num_examples"] == 80
 
 
 def test_two_concurrent_builds_do_not_corrupt(big, clean, tmp_path, builds):

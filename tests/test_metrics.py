@@ -14,6 +14,8 @@ from texmnist.metrics import (
     evaluate_split,
     format_table,
     summarize_seeds,
+    t_interval,
+    t_quantile,
     wilson_interval,
 )
 
@@ -421,12 +423,33 @@ def test_summarize_seeds_by_hand():
     assert s["n_seeds"] == 3
     assert s["values"] == [0.5, 0.7, 0.9]
     assert s["ci_first_run"] == pytest.approx([0.4, 0.6])
+    # t(0.975, 2) = 4.302653 (tables); half width 4.302653 * 0.2 / sqrt(3)
+    assert s["ci"] == pytest.approx([0.7 - 0.496828, 0.7 + 0.496828], abs=1e-6)
+    assert s["ci_kind"] == "t over seeds"
+
+
+@pytest.mark.parametrize(
+    "df, q975",  # Student-t table values
+    [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (9, 2.2622), (29, 2.0452), (200, 1.9719)],
+)
+def test_t_quantile_matches_tables(df, q975):
+    assert t_quantile(0.975, df) == pytest.approx(q975, abs=1e-4)
+
+
+def test_t_interval_covers_mean_and_shrinks_with_seeds():
+    lo, hi = t_interval([1.0, 2.0, 3.0, 4.0])  # mean 2.5, s = 1.290994, t(3) = 3.182446
+    assert (lo, hi) == pytest.approx((2.5 - 2.054, 2.5 + 2.054), abs=1e-3)
+    assert t_interval([2.0, 2.0]) == (2.0, 2.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        t_interval([1.0])
 
 
 def test_summarize_single_run_and_empty():
     s = summarize_seeds([_run(0.25)])["acc_test_random"]
     assert s["std"] == 0.0
     assert s["mean"] == 0.25
+    assert s["ci"] == pytest.approx([0.15, 0.35])  # one seed: the run's own interval
+    assert s["ci_kind"] == "one run"
     with pytest.raises(ValueError, match="empty"):
         summarize_seeds([])
 
@@ -438,14 +461,15 @@ def test_format_table_exact():
         "std": 0.01234,
         "n_seeds": 2,
         "values": [0.0, 0.0],
-        "ci_first_run": None,
+        "ci": None,
     }
     table = format_table(summary, keys=("acc_test_random", "acc_avg", "bg_gap"))
+    # [0.5, 0.7]: mean 0.6, s = 0.141421, t(0.975, 1) = 12.7062: half width 1.27062
     assert table == (
-        "| metric | mean ± std (%) | 95% CI, first run (%) | seeds |\n"
+        "| metric | mean [95% CI] (%) | std (%) | seeds |\n"
         "| --- | --- | --- | --- |\n"
-        "| acc_test_random | 60.0 ± 14.1 | [40.0, 60.0] | 2 |\n"
-        "| bg_gap | 0.0 ± 1.2 | – | 2 |\n"
+        "| acc_test_random | 60.0 [-67.1, 187.1] | 14.1 | 2 |\n"
+        "| bg_gap | 0.0 | 1.2 | 2 |\n"
     )
 
 

@@ -28,7 +28,8 @@ from texmnist import card as cardmod
 from texmnist.cli import main
 from texmnist.config import named_config
 from texmnist.errors import ConfigError, OutputError, PublishError
-from texmnist.folder import META_FILE, build, read_meta
+from texmnist.folder import build
+from texmnist.meta import META_FILE, read_metadata
 from texmnist.push import push
 from texmnist.verify import VerificationFailed, verify
 
@@ -108,7 +109,7 @@ def _edit_readme(folder: Path, old: str, new: str, count: int = 1) -> None:
 
 @pytest.mark.parametrize("name", ["default", "rgb"])
 def test_round_trip_every_split_regular_and_streaming(two, name):
-    meta = read_meta(two.out)["configs"][name]
+    meta = read_metadata(two.out)["configs"][name]
     assert list(meta["splits"]) == (RGB_SPLITS if name == "rgb" else [
         "train", "test_correlated", "test_random", "test_no_background"
     ])  # fmt: skip
@@ -129,7 +130,7 @@ def test_adding_a_config_keeps_the_other_byte_identical(two):
     kept = [k for k in two.before if k.startswith("data/") or k == "images/preview-default.png"]
     assert len(kept) == 5
     assert all(after[k] == two.before[k] for k in kept)
-    assert any(k.startswith("rgb/") for k in after) and set(read_meta(two.out)["configs"]) == {
+    assert any(k.startswith("rgb/") for k in after) and set(read_metadata(two.out)["configs"]) == {
         "default",
         "rgb",
     }
@@ -137,7 +138,7 @@ def test_adding_a_config_keeps_the_other_byte_identical(two):
 
 def test_card_yaml_lists_both_configs_with_exact_sizes(two):
     card = DatasetCard((two.out / "README.md").read_text())
-    meta = read_meta(two.out)["configs"]
+    meta = read_metadata(two.out)["configs"]
     configs = {c["config_name"]: c for c in card.data.configs}
     assert configs["default"]["default"] is True and "default" not in configs["rgb"]
     assert [d["split"] for d in configs["rgb"]["data_files"]] == RGB_SPLITS
@@ -165,7 +166,7 @@ def test_rebuilding_without_overwrite_fails_and_changes_nothing(two, capsys):
 
 def test_overwrite_replaces_only_that_config(two, copy_two):
     before = _snapshot(copy_two)
-    old = read_meta(copy_two)["configs"]["rgb"]["fingerprint"]
+    old = read_metadata(copy_two)["configs"]["rgb"]["fingerprint"]
     result = build(_config("rgb", two.sources, seed=1), copy_two, overwrite=True)
     after = _snapshot(copy_two)
     assert result.fingerprint != old
@@ -173,7 +174,7 @@ def test_overwrite_replaces_only_that_config(two, copy_two):
         k: v for k, v in before.items() if k.startswith("data/")
     }
     assert any(after[k] != before[k] for k in before if k.startswith("rgb/"))
-    meta = read_meta(copy_two)["configs"]
+    meta = read_metadata(copy_two)["configs"]
     assert set(meta) == {"default", "rgb"} and meta["rgb"]["recipe"]["seed"] == 1
     assert verify(copy_two, load=False) == []
 
@@ -413,7 +414,7 @@ class RecordingApi:
 
 
 def _expected_upload(folder: Path) -> list[str]:
-    meta = read_meta(folder)
+    meta = read_metadata(folder)
     parquet = [
         f for c in meta["configs"].values() for s in c["splits"].values() for f in s["files"]
     ]

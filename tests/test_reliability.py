@@ -37,7 +37,7 @@ from texmnist import sources as sources_mod
 from texmnist.config import DEFAULT_CATEGORIES, TexturedMNISTConfig, named_config
 from texmnist.errors import ConfigError, SourceError
 from texmnist.fetch import Remote
-from texmnist.folder import read_meta
+from texmnist.meta import read_metadata
 from texmnist.recipe import BACKGROUND_ONLY, PLAIN, TEXTURED, SplitPlan
 from texmnist.render import render
 from texmnist.sources import DTD_CATEGORIES, MNIST, fallback_is_test
@@ -440,7 +440,7 @@ def test_extreme_and_tiny_photos_build(src, tmp_path, capsys, no_generation):
     out = tmp_path / "repo"
     run = run_cli(capsys, *build_args(out, mnist, dtd))
     assert run.rc == 0, run.err
-    counts = read_meta(out)["configs"]["default"]["num_textures"]
+    counts = read_metadata(out)["configs"]["default"]["num_textures"]
     # Every photo, odd shapes included, was decoded into the bank and used.
     assert counts["train"] + counts["test"] == 10 * PER_CATEGORY + len(shapes)
     assert sum(no_generation) == N_TRAIN + 3 * N_TEST  # the spy sees every rendered row

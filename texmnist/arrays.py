@@ -264,9 +264,9 @@ def split_names(data: str | Path, config: str) -> list[str]:
     """The splits of `config` in a local folder (from texmnist.json) or a Hub repository."""
     folder = Path(data)
     if folder.is_dir():
-        from .folder import read_meta
+        from .meta import read_metadata
 
-        meta = read_meta(folder)
+        meta = read_metadata(folder)
         if meta is not None:
             if config not in meta["configs"]:
                 have = ", ".join(meta["configs"]) or "none"

@@ -21,7 +21,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from . import __version__
 from .config import DEFAULT_CATEGORIES
 from .errors import OutputError
-from .folder import config_dir, read_meta
+from .meta import config_dir, read_metadata
 
 TAGS = [
     "spurious-correlations",
@@ -374,7 +374,7 @@ def _baselines(folder: Path, configs: list[str]) -> str:
 def render_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> str:
     """The full README.md text of `folder`, with `repo_id` in the usage snippets."""
     folder = Path(folder)
-    meta = read_meta(folder)
+    meta = read_metadata(folder)
     if meta is None or not meta["configs"]:
         raise OutputError(f"{folder}: no texmnist configs here; run `texmnist build` first")
     configs = _ordered(meta)

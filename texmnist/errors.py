@@ -7,8 +7,6 @@ exits non-zero; tracebacks only with ``--debug``.
 
 from __future__ import annotations
 
-from datasets.exceptions import ManualDownloadError
-
 
 class TexmnistError(Exception):
     """Base class of every error texmnist raises on purpose."""
@@ -22,12 +20,8 @@ class SourceError(TexmnistError):
     """A source file (IDX, DTD photo, partition list) is missing or malformed."""
 
 
-class SourceNotFoundError(SourceError, ManualDownloadError):
-    """Source data is neither in the given folder nor downloadable.
-
-    Subclasses ``datasets.exceptions.ManualDownloadError`` so that the builder
-    reports it the way ``datasets`` reports missing manual data.
-    """
+class SourceNotFoundError(SourceError):
+    """Source data is neither in the given folder nor downloadable."""
 
 
 class DownloadError(SourceError):

@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
-import json
 import math
 import os
 import shutil
@@ -28,87 +26,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
-import numpy as np
-import pyarrow as pa
 
-from . import __version__
+from . import __version__, card, preview
 from .builder import TexturedMNIST
 from .config import TexturedMNISTConfig
 from .errors import OutputError
+from .meta import (
+    META_FILE,
+    META_FORMAT,
+    config_dir,
+    config_fingerprint,
+    read_metadata,
+    table_fingerprint,
+    write_metadata,
+)
 
-META_FILE = "texmnist.json"
-META_FORMAT = 1
 MAX_SHARD_BYTES = 256 * 2**20  # well under the Hub's 500 MB per file
 STAGING_TAG = ".texmnist-tmp-"
 BACKUP_TAG = ".texmnist-old-"
-
-
-def config_dir(name: str) -> str:
-    """Folder of a config's Parquet files: `data/` for default, else its name."""
-    return "data" if name == "default" else name
-
-
-# -- metadata -----------------------------------------------------------------
-
-
-def read_meta(folder: Path) -> dict | None:
-    """The folder's texmnist.json, or None when texmnist did not make it."""
-    path = Path(folder) / META_FILE
-    if not path.is_file():
-        return None
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise OutputError(f"{path}: unreadable texmnist metadata ({e})") from e
-    if not isinstance(meta, dict) or "configs" not in meta:
-        raise OutputError(f"{path}: not texmnist metadata (no 'configs' key)")
-    return meta
-
-
-def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-# -- fingerprint ----------------------------------------------------------------
-
-
-def _hash_array(h, arr: pa.Array) -> None:
-    """Feed a canonical, version-independent encoding of `arr` into h."""
-    h.update(np.asarray(arr.is_null(), dtype=np.uint8).tobytes())
-    t = arr.type
-    if pa.types.is_struct(t):
-        for field, child in zip(t, arr.flatten(), strict=True):
-            h.update(field.name.encode())
-            _hash_array(h, child)
-    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        lengths = arr.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
-        h.update(lengths.astype("<i8").tobytes())
-        _hash_array(h, arr.flatten())
-    elif pa.types.is_binary(t) or pa.types.is_string(t):
-        # Lengths, then the concatenated values, straight from the Arrow buffers.
-        _, offsets, data = arr.buffers()
-        off = np.frombuffer(offsets, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
-        h.update(np.diff(off).astype("<i8").tobytes())
-        if data is not None:
-            h.update(memoryview(data)[off[0] : off[-1]])
-    else:
-        zero = False if pa.types.is_boolean(t) else 0
-        values = (arr.fill_null(zero) if arr.null_count else arr).to_numpy(zero_copy_only=False)
-        h.update(values.astype(values.dtype.newbyteorder("<")).tobytes())
-
-
-def table_fingerprint(table: pa.Table) -> str:
-    """sha256 of a table's content: independent of chunking, shards and versions."""
-    h = hashlib.sha256()
-    for name in table.column_names:
-        h.update(name.encode())
-        _hash_array(h, table.column(name).combine_chunks())
-    return h.hexdigest()
-
-
-def combined_fingerprint(split_fingerprints: dict[str, str]) -> str:
-    lines = "".join(f"{k}={v}\n" for k, v in sorted(split_fingerprints.items()))
-    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 # -- guarding the output folder -----------------------------------------------
@@ -120,7 +55,7 @@ def check_out(out: Path, name: str, overwrite: bool) -> dict | None:
         raise OutputError(f"{out}: --out names a file, not a folder")
     if not out.exists() or not any(out.iterdir()):
         return None
-    meta = read_meta(out)
+    meta = read_metadata(out)
     if meta is None:
         raise OutputError(
             f"{out}: folder is not empty and was not made by texmnist (no {META_FILE}); "
@@ -267,7 +202,7 @@ def _build_staged(config, out, staging, meta, num_proc, command, write_card) -> 
             "fingerprint": table_fingerprint(ds.data.table),
             "files": [f"{cdir}/{f}" for f in files],
         }
-    fingerprint = combined_fingerprint({k: v["fingerprint"] for k, v in splits.items()})
+    fingerprint = config_fingerprint({k: v["fingerprint"] for k, v in splits.items()})
     inputs = builder.inputs
     meta["format"] = META_FORMAT
     meta["configs"][config.name] = {
@@ -289,11 +224,8 @@ def _build_staged(config, out, staging, meta, num_proc, command, write_card) -> 
             "test": int(len(inputs.digits.test_labels)),
         },
     }
-    write_json(repo / META_FILE, meta)
+    write_metadata(repo, meta)
     if write_card:
-        from .card import write_card as render_card
-        from .preview import write_preview
-
-        write_preview(repo, config.name, repo / "images" / f"preview-{config.name}.png")
-        render_card(repo)
+        preview.write_preview(repo, config.name, repo / "images" / f"preview-{config.name}.png")
+        card.write_card(repo)
     return BuildResult(out, config.name, splits, fingerprint)

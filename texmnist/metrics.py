@@ -295,10 +295,15 @@ def _pooled_groups(
 
 
 def summarize_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Mean and sample std (ddof=1; 0 for one run) of every metric entry present in all runs.
+    """Mean, sample std and a 95% interval of the mean over seeds, per metric entry.
 
-    Keys follow the first run's order; each summary also carries ``ci_first_run`` (the first
-    run's CI, or None). ``acc_wg`` is summarised by value even if its worst group differs.
+    Every entry present in all runs is summarised (keys in the first run's order):
+    ``mean``, ``std`` (ddof=1; 0 for one run), ``ci`` and ``ci_kind``, ``n_seeds``, ``values``.
+    With two or more seeds ``ci`` is the Student-t interval ``mean ± t(0.975, n-1) std / √n``
+    (``ci_kind`` ``"t over seeds"``): the uncertainty of the mean over training seeds. With one
+    seed it is that run's own interval (``ci_kind`` ``"one run"``: Wilson or bootstrap over
+    examples). ``ci_first_run`` keeps the first run's own interval. ``acc_wg`` is summarised
+    by value even if its worst group differs between seeds.
     """
     if not results:
         raise ValueError("summarize_seeds: results is empty (need at least one run)")
@@ -307,36 +312,117 @@ def summarize_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str,
         if not all(_is_entry(r.get(key)) for r in results):
             continue
         values = [float(r[key]["value"]) for r in results]
-        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-        ci = first.get("ci")
+        own = first.get("ci")
+        own = [float(x) for x in own] if own is not None else None
+        if len(values) > 1:
+            ci, kind = list(t_interval(values)), "t over seeds"
+        else:
+            ci, kind = own, "one run"
         summary[key] = {
             "mean": float(np.mean(values)),
-            "std": std,
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "ci": ci,
+            "ci_kind": kind,
             "n_seeds": len(values),
             "values": values,
-            "ci_first_run": [float(x) for x in ci] if ci is not None else None,
+            "ci_first_run": own,
         }
     return summary
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of ``values`` (n >= 2): mean ± t · s / √n."""
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        raise ValueError(f"t_interval: need at least 2 values, got {x.size}")
+    half = t_quantile(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
+    m = float(x.mean())
+    return (m - float(half), m + float(half))
+
+
+def t_quantile(p: float, df: int) -> float:
+    """Quantile of Student's t with ``df`` degrees of freedom (bisection on the exact CDF)."""
+    if not 0.5 <= p < 1 or df < 1:
+        raise ValueError(f"t_quantile: need 0.5 <= p < 1 and df >= 1, got p={p}, df={df}")
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2
+
+
+def t_cdf(t: float, df: int) -> float:
+    """CDF of Student's t: 1 - I_x(df/2, 1/2) / 2 with x = df / (df + t²), for t >= 0."""
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b) by its continued fraction (Lentz's method)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    front = math.exp(log_front + a * math.log(x) + b * math.log1p(-x)) / a
+    tiny = 1e-300
+    f, c, d = 1.0, 1.0, 0.0
+    for i in range(400):
+        m = i // 2
+        if i == 0:
+            num = 1.0
+        elif i % 2 == 0:
+            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        else:
+            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        d = 1.0 + num * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + num / c
+        c = c if abs(c) > tiny else tiny
+        f *= c * d
+        if abs(1.0 - c * d) < 1e-15:
+            break
+    return front * (f - 1.0)
 
 
 def format_table(
     summary: Mapping[str, Mapping[str, Any]], keys: Sequence[str] = DEFAULT_TABLE_KEYS
 ) -> str:
-    """Markdown table of ``summarize_seeds`` output in percent; keys missing from it are skipped."""
+    """Markdown table of ``summarize_seeds`` output in percent: mean [95% CI], std, seeds.
+
+    The interval is the t-interval of the mean over seeds (one seed: that run's own).
+    Keys missing from the summary are skipped.
+    """
     lines = [
-        "| metric | mean ± std (%) | 95% CI, first run (%) | seeds |",
+        "| metric | mean [95% CI] (%) | std (%) | seeds |",
         "| --- | --- | --- | --- |",
     ]
     for key in keys:
         if key not in summary:
             continue
         s = summary[key]
-        ci = s.get("ci_first_run")
-        ci_text = f"[{_pct(ci[0])}, {_pct(ci[1])}]" if ci is not None else "–"
-        lines.append(
-            f"| {key} | {_pct(s['mean'])} ± {_pct(s['std'])} | {ci_text} | {s['n_seeds']} |"
-        )
+        lines.append(f"| {key} | {mean_ci_text(s)} | {_pct(s['std'])} | {s['n_seeds']} |")
     return "\n".join(lines) + "\n"
+
+
+def mean_ci_text(s: Mapping[str, Any], scale: float = 100.0) -> str:
+    """``"12.3 [10.1, 14.5]"``: a summary's mean and interval, in percent by default."""
+    ci = s.get("ci")
+    ci_text = f" [{_fmt(ci[0], scale)}, {_fmt(ci[1], scale)}]" if ci is not None else ""
+    return f"{_fmt(s['mean'], scale)}{ci_text}"
+
+
+def _fmt(x: float, scale: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    text = f"{scale * x:.1f}"
+    return "0.0" if text == "-0.0" else text
 
 
 # ---------------------------------------------------------------------------

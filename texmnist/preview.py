@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import OutputError
-from .folder import read_meta
+from .meta import read_metadata
 
 CELL = 84  # px per image: 28x28 digits upscaled x3, 56x56 canvases x1.5
 LABEL_H = 14
@@ -34,7 +34,7 @@ def _first_per_class(files: list[Path], num_classes: int) -> dict[int, dict]:
 def preview_grid(folder: Path, config: str = "default") -> Image.Image:
     """A grid image: splits down, classes 0..9 across, texture name under each."""
     folder = Path(folder)
-    meta = read_meta(folder)
+    meta = read_metadata(folder)
     if meta is None or config not in meta["configs"]:
         raise OutputError(f"{folder}: no texmnist config {config!r} here; build it first")
     cmeta = meta["configs"][config]

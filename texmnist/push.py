@@ -25,7 +25,7 @@ from pathlib import Path
 from . import __version__
 from .card import render_card
 from .errors import ConfigError, PublishError
-from .folder import META_FILE, config_dir, read_meta
+from .meta import META_FILE, config_dir, read_metadata
 from .verify import CARD_FILE, VerificationFailed, verify
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -125,7 +125,7 @@ def plan_push(
     problems = verify(folder)
     if problems:
         raise VerificationFailed(folder, problems)
-    meta = read_meta(folder)
+    meta = read_metadata(folder)
     readme = render_card(folder, repo_id=repo_id)
     files = []
     for path in upload_paths(folder, meta):

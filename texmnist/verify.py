@@ -24,7 +24,7 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
 from .errors import OutputError, PublishError
-from .folder import META_FILE, combined_fingerprint, read_meta, table_fingerprint
+from .meta import META_FILE, config_fingerprint, read_metadata, table_fingerprint
 
 SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 MAX_FILE_BYTES = 500 * 10**6  # the Hub's limit per Parquet shard
@@ -66,7 +66,7 @@ def verify(folder: str | Path, *, load: bool = True) -> list[Problem]:
         return [Problem(str(folder), "not a folder")]
     problems = _python_files(folder)
     try:
-        meta = read_meta(folder)
+        meta = read_metadata(folder)
     except OutputError as e:
         return [*problems, Problem(str(folder / META_FILE), str(e).split(": ", 1)[-1])]
     if meta is None or not meta.get("configs"):
@@ -208,7 +208,7 @@ def _fingerprints(folder: Path, meta: dict) -> list[Problem]:
                 )
         if len(found) == len(c["splits"]):
             recorded = {k: v.get("fingerprint", "") for k, v in c["splits"].items()}
-            if combined_fingerprint(recorded) != c.get("fingerprint"):
+            if config_fingerprint(recorded) != c.get("fingerprint"):
                 problems.append(
                     Problem(
                         str(folder / META_FILE),

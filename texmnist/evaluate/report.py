@@ -67,9 +67,9 @@ def load_config(
     }
     folder = Path(data)
     if folder.is_dir():
-        from ..folder import read_meta
+        from ..meta import read_metadata
 
-        meta = read_meta(folder)
+        meta = read_metadata(folder)
         if meta is not None and config in meta["configs"]:
             entry = meta["configs"][config]
             info["fingerprint"] = entry.get("fingerprint")
@@ -255,7 +255,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         "",
         "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hp.items()) + ".",
         "",
-        "## Metrics (mean ± std over seeds)",
+        "## Metrics (mean [95% t-interval over seeds]; one seed: its own interval)",
         "",
         metrics.format_table(summary),
     ]  # fmt: skip
@@ -294,7 +294,7 @@ def reading(report: Mapping[str, Any]) -> str:
     ]
     if "bg_gap" in summary:
         gap = summary["bg_gap"]
-        lo, hi = gap["ci_first_run"] or (math.nan, math.nan)
+        lo, hi = gap["ci"] or (math.nan, math.nan)
         covers = lo <= 0 <= hi
         verdict = (
             "its interval covers 0, so no reliance on the background is detectable"
@@ -302,8 +302,8 @@ def reading(report: Mapping[str, Any]) -> str:
             else "its interval excludes 0: the model uses the background"
         )
         parts.append(
-            f"The BG-Gap is {100 * gap['mean']:.1f} ± {100 * gap['std']:.1f} points "
-            f"(first run 95% CI [{100 * lo:.1f}, {100 * hi:.1f}]); {verdict}."
+            f"The BG-Gap is {100 * gap['mean']:.1f} points (95% CI [{100 * lo:.1f}, "
+            f"{100 * hi:.1f}], {gap['ci_kind']}); {verdict}."
         )
     if "bg_follow" in summary:
         parts.append(
@@ -412,9 +412,9 @@ def plot_saliency_examples(model, data, path: Path, *, device: str | None = None
 def available_configs(data: str | Path) -> list[str]:
     folder = Path(data)
     if folder.is_dir():
-        from ..folder import read_meta
+        from ..meta import read_metadata
 
-        meta = read_meta(folder)
+        meta = read_metadata(folder)
         if meta is not None:
             return list(meta["configs"])
     import datasets
@@ -467,14 +467,12 @@ def run_sweep(data: str | Path, kind: str, out: str | Path, **kwargs: Any) -> di
 
 def _sweep_table(kind: str, points) -> str:
     lines = [
-        f"| {kind} | run | BG-Gap mean ± std (%) | 95% CI, first run (%) | seeds |",
+        f"| {kind} | run | BG-Gap mean [95% CI over seeds] (%) | std (%) | seeds |",
         "| --- | --- | --- | --- | --- |",
     ]
     for x, name, s in points:
-        lo, hi = s["ci_first_run"] or (math.nan, math.nan)
         lines.append(
-            f"| {x} | {name} | {100 * s['mean']:.1f} ± {100 * s['std']:.1f} | "
-            f"[{100 * lo:.1f}, {100 * hi:.1f}] | {s['n_seeds']} |"
+            f"| {x} | {name} | {metrics.mean_ci_text(s)} | {100 * s['std']:.1f} | {s['n_seeds']} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,96 @@
+"""A dataset folder's metadata: `texmnist.json`, config folders and content fingerprints.
+
+Everything that only *reads* a folder (card, preview, verify, push, arrays, evaluate)
+imports this module, not `folder`: reading metadata needs neither `datasets` nor the
+builder. `folder` (which builds) writes through it too.
+
+    DIR/texmnist.json   {"format": 2, "configs": {name: {recipe, splits, fingerprint, ...}}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .errors import OutputError
+
+META_FILE = "texmnist.json"
+META_FORMAT = 2  # 2: per-source provenance and the data version
+
+
+def config_dir(name: str) -> str:
+    """Folder of a config's Parquet files: `data/` for default, else its name."""
+    return "data" if name == "default" else name
+
+
+def read_metadata(folder: str | Path) -> dict | None:
+    """The folder's texmnist.json, or None when texmnist did not make the folder."""
+    path = Path(folder) / META_FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise OutputError(f"{path}: unreadable texmnist metadata ({e})") from e
+    if not isinstance(meta, dict) or "configs" not in meta:
+        raise OutputError(f"{path}: not texmnist metadata (no 'configs' key)")
+    return meta
+
+
+def config_metadata(folder: str | Path, config: str) -> dict | None:
+    """The texmnist.json entry of one config, or None when it is not built there."""
+    meta = read_metadata(folder)
+    return None if meta is None else meta["configs"].get(config)
+
+
+def write_metadata(folder: str | Path, meta: dict) -> Path:
+    path = Path(folder) / META_FILE
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+# -- content fingerprints ----------------------------------------------------------
+
+
+def _hash_array(h, arr: pa.Array) -> None:
+    """Feed a canonical, version-independent encoding of `arr` into h."""
+    h.update(np.asarray(arr.is_null(), dtype=np.uint8).tobytes())
+    t = arr.type
+    if pa.types.is_struct(t):
+        for field, child in zip(t, arr.flatten(), strict=True):
+            h.update(field.name.encode())
+            _hash_array(h, child)
+    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        lengths = arr.value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+        h.update(lengths.astype("<i8").tobytes())
+        _hash_array(h, arr.flatten())
+    elif pa.types.is_binary(t) or pa.types.is_string(t):
+        # Lengths, then the concatenated values, straight from the Arrow buffers.
+        _, offsets, data = arr.buffers()
+        off = np.frombuffer(offsets, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+        h.update(np.diff(off).astype("<i8").tobytes())
+        if data is not None:
+            h.update(memoryview(data)[off[0] : off[-1]])
+    else:
+        zero = False if pa.types.is_boolean(t) else 0
+        values = (arr.fill_null(zero) if arr.null_count else arr).to_numpy(zero_copy_only=False)
+        h.update(values.astype(values.dtype.newbyteorder("<")).tobytes())
+
+
+def table_fingerprint(table: pa.Table) -> str:
+    """sha256 of a table's content: independent of chunking, shards and versions."""
+    h = hashlib.sha256()
+    for name in table.column_names:
+        h.update(name.encode())
+        _hash_array(h, table.column(name).combine_chunks())
+    return h.hexdigest()
+
+
+def config_fingerprint(split_fingerprints: dict[str, str]) -> str:
+    """sha256 over the (split, fingerprint) pairs of one config, in split-name order."""
+    lines = "".join(f"{k}={v}\n" for k, v in sorted(split_fingerprints.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
