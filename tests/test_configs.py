@@ -53,6 +53,8 @@ def test_every_named_config_builds_with_its_splits(folder, name):
     expected = {"train": N_TRAIN, "test_correlated": N_TEST, "test_random": N_TEST}
     if name != "default":
         expected |= {"train": N_TRAIN - VAL, "validation": VAL, "test_background_only": N_TEST}
+        # counterfactual_size 2,000 is capped at the 40 test digits: ten rows each
+        expected |= {"test_counterfactual": 10 * N_TEST}
     assert {k: sizes[k] for k in expected} == expected
     assert sizes["test_no_background"] == N_TEST
 
@@ -224,3 +226,79 @@ def test_unknown_config_name():
 def test_validation_larger_than_train_is_refused():
     with pytest.raises(ConfigError, match="validation_size"):
         _plan("rho-0.9", n_train=100, validation_size=100)
+
+
+# -- the split table and the counterfactual split ---------------------------------------
+
+
+def test_config_splits_follow_the_table():
+    assert named_config("default").splits == (
+        "train", "test_correlated", "test_random", "test_no_background"
+    )  # fmt: skip
+    assert named_config("rho-0.9").splits == (
+        "train", "validation", "test_correlated", "test_random", "test_no_background",
+        "test_background_only", "test_counterfactual",
+    )  # fmt: skip
+    assert "test_counterfactual" in named_config("default", counterfactual_size=5).splits
+
+
+def test_counterfactual_plan_is_the_full_factorial():
+    plans = _plan("rho-0.9", n_test=1_200, counterfactual_size=300)
+    cf, corr = plans["test_counterfactual"], plans["test_correlated"]
+    assert len(cf) == 3_000
+    digits = cf.mnist_index.reshape(300, 10)
+    assert np.array_equal(digits, np.repeat(np.arange(300), 10).reshape(300, 10))
+    # every digit on each of the ten categories once, exactly one of them its own
+    assert np.array_equal(
+        np.sort(cf.texture.reshape(300, 10), axis=1), np.tile(np.arange(10), (300, 1))
+    )
+    assert np.all(cf.aligned.reshape(300, 10).sum(axis=1) == 1)
+    assert np.array_equal(cf.aligned, cf.texture == cf.label)
+    assert np.array_equal(cf.label, corr.label[cf.mnist_index])
+    # photos come from the test pool of the row's category (pool c holds 3c..3c+2)
+    assert np.array_equal(cf.photo // 3, cf.texture)
+    # placement is the test digit's placement, the same on all ten rows
+    assert np.array_equal(cf.box, corr.box[cf.mnist_index])
+
+
+def test_counterfactual_placement_is_shared_on_a_varied_canvas():
+    plans = _plan("sizes", n_test=600, counterfactual_size=50)
+    cf, rnd = plans["test_counterfactual"], plans["test_random"]
+    assert np.array_equal(cf.box, rnd.box[cf.mnist_index])
+    assert np.array_equal(cf.scale, rnd.scale[cf.mnist_index])
+    assert len(np.unique(cf.box.reshape(50, 10, 4), axis=1)) == 50  # one box per digit
+
+
+def test_counterfactual_is_capped_at_the_test_digits_and_off_by_default():
+    assert len(_plan("rho-0.9", n_test=40)["test_counterfactual"]) == 400
+    assert "test_counterfactual" not in _plan("default")
+
+
+def test_adding_the_counterfactual_split_changes_no_other_split():
+    a = _plan("default")
+    b = _plan("default", counterfactual_size=100)
+    for name, plan in a.items():
+        for field in ("mnist_index", "texture", "photo", "box"):
+            assert np.array_equal(getattr(plan, field), getattr(b[name], field)), (name, field)
+
+
+def test_counterfactual_rows_share_the_digit_and_differ_in_background(folder):
+    rows = _rows(folder, "rho-0.9", "test_counterfactual")[:30]
+    for k in range(0, 30, 10):
+        group = rows[k : k + 10]
+        masks = [_png(r["mask"]).astype(bool) for r in group]
+        images = [_png(r["image"]) for r in group]
+        assert all(np.array_equal(m, masks[0]) for m in masks)
+        assert all(np.array_equal(i[masks[0]], images[0][masks[0]]) for i in images)
+        assert sorted(r["texture"] for r in group) == list(range(10))
+        assert len({r["mnist_index"] for r in group}) == 1
+
+
+def test_sizes_draws_scale_and_position_uniformly_in_every_split():
+    plans = _plan("sizes", n_train=24_000, n_test=6_000, validation_size=6_000)
+    for name in ("train", "validation", "test_random"):
+        plan = plans[name]
+        n = len(plan)
+        corner = plan.box[:, 2] == 56  # top-right: x1 at the canvas edge
+        cells = np.bincount(np.searchsorted([14, 21, 28], plan.scale) * 2 + corner, minlength=6)
+        assert np.all(np.abs(cells - n / 6) < 5 * np.sqrt(n * (1 / 6) * (5 / 6))), name

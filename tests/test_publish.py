@@ -41,6 +41,7 @@ RGB_SPLITS = [
     "test_random",
     "test_no_background",
     "test_background_only",
+    "test_counterfactual",
 ]
 
 
@@ -437,7 +438,7 @@ def test_push_uploads_exactly_the_dataset_and_no_decoy(copy_two):
     assert upload["revision"] is None and upload["create_pr"] is False
     assert "default, rgb" in upload["commit_message"]
     assert api.uploaded == _expected_upload(copy_two)
-    assert len(api.uploaded) == 2 + 4 + 6 + 2
+    assert len(api.uploaded) == 2 + 4 + 7 + 2  # card+json, default, rgb (7 splits), previews
     assert 'load_dataset("someone/textured-mnist"' in api.readme
     assert "user/textured-mnist" not in api.readme and TOKEN not in api.readme
     assert result.commit_url == "https://hf.co/c/1"

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from . import __version__
 from .config import NAMED_CONFIGS, TexturedMNISTConfig, named_config, validate
 from .pngenc import encode_batch, encode_mask_batch
-from .recipe import NONE_TEXTURE, Pools, SplitPlan, plan_splits
+from .recipe import Pools, SplitPlan, plan_splits
 from .render import render
 from .sources import (
     DIGIT_SOURCES,
@@ -333,4 +333,4 @@ def pools_of(inputs: Inputs, config: TexturedMNISTConfig) -> Pools:
     return Pools(by_category(partition.train), by_category(partition.test), sizes)
 
 
-__all__ = ["TexturedMNIST", "TexturedMNISTConfig", "features_for", "NONE_TEXTURE"]
+__all__ = ["TexturedMNIST", "TexturedMNISTConfig", "features_for"]

@@ -22,6 +22,7 @@ from . import __version__
 from .config import DEFAULT_CATEGORIES
 from .errors import OutputError
 from .meta import config_dir, read_metadata
+from .splits import SPLIT_SPECS
 
 TAGS = [
     "spurious-correlations",
@@ -48,14 +49,6 @@ CLI_RECIPE_OPTIONS = [
     ("--validation-size", "validation_size"),
 ]
 
-SPLIT_DOCS = {
-    "train": "training digits on their class's texture (with probability ρ)",
-    "validation": "held-out training digits, same rule as `train`",
-    "test_correlated": "test digits on their class's texture (always)",
-    "test_random": "the same test digits on a texture of one of the other nine classes",
-    "test_no_background": "the same test digits with no background (the MNIST originals)",
-    "test_background_only": "texture photos alone, labelled with the digit mapped to them",
-}
 PARAM_DOCS = {
     "seed": "random seed of every draw",
     "source": "digit source",
@@ -72,6 +65,7 @@ PARAM_DOCS = {
     "foreground": "what fills the strokes",
     "validation_size": "training digits held out for validation",
     "background_only": "adds `test_background_only`",
+    "counterfactual_size": "digits in `test_counterfactual` (ten rows each)",
     "groups": "size × position × background groups",
     "max_train": "only the first N training digits",
     "max_test": "only the first N test digits",
@@ -200,14 +194,15 @@ def _configs_table(meta: dict) -> str:
 
 def _splits_table(meta: dict) -> str:
     configs = _ordered(meta)
-    names = [s for s in SPLIT_DOCS if any(s in c["splits"] for _, c in configs)]
+    names = [s for s in SPLIT_SPECS if any(s in c["splits"] for _, c in configs)]
     names += [s for _, c in configs for s in c["splits"] if s not in names]
     rows = []
     for s in names:
         counts = [
             f"{c['splits'][s]['num_examples']:,}" if s in c["splits"] else "–" for _, c in configs
         ]
-        rows.append([f"`{s}`", SPLIT_DOCS.get(s, ""), *counts])
+        doc = SPLIT_SPECS[s].doc if s in SPLIT_SPECS else ""
+        rows.append([f"`{s}`", doc, *counts])
     return _table(["split", "what it holds", *[f"`{n}`" for n, _ in configs]], rows)
 
 

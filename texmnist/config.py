@@ -13,21 +13,25 @@ from dataclasses import dataclass
 
 import datasets
 
+from .composite import POSITIONS
 from .errors import ConfigError
 from .sources import DTD_CATEGORIES
+from .splits import SPLITS
 
 # The author's mapping: digit d <-> the d-th alphabetically first DTD category
 # (banded, blotchy, braided, bubbly, bumpy, chequered, cobwebbed, cracked,
 # crosshatched, crystalline).
 DEFAULT_CATEGORIES: tuple[str, ...] = DTD_CATEGORIES[:10]
 
-POSITIONS = ("center", "corner", "random")
 COLORS = ("gray", "rgb")
 SAMPLINGS = ("resize", "crop")
 FOREGROUNDS = ("digit", "texture")
 SOURCES = ("mnist", "fashion_mnist", "kmnist")
 
-TEST_SPLITS = ("test_correlated", "test_random", "test_no_background")
+# The version of the generated *data*: bump it whenever the bytes of any config change for
+# the same seed and inputs (tests/test_data_version.py fails until you do). It moves
+# independently of the package version.
+DATA_VERSION = "2.0.0"
 
 
 @dataclass
@@ -59,6 +63,7 @@ class TexturedMNISTConfig(datasets.BuilderConfig):
     foreground: str = "digit"
     validation_size: int = 0
     background_only: bool = False
+    counterfactual_size: int = 0
     groups: bool = False
     # quick builds: take the first N digits of each MNIST split (None = all)
     max_train: int | None = None
@@ -77,13 +82,8 @@ class TexturedMNISTConfig(datasets.BuilderConfig):
     # -- derived facts ---------------------------------------------------------
     @property
     def splits(self) -> tuple[str, ...]:
-        out = ["train"]
-        if self.validation_size:
-            out.append("validation")
-        out.extend(TEST_SPLITS)
-        if self.background_only:
-            out.append("test_background_only")
-        return tuple(out)
+        """The config's splits, in the order of `splits.SPLITS`."""
+        return tuple(s.name for s in SPLITS if s.enabled_by is None or getattr(self, s.enabled_by))
 
     @property
     def varies_placement(self) -> bool:
@@ -169,6 +169,7 @@ def validate(config: TexturedMNISTConfig) -> None:
     _check_int("crop_size", config.crop_size, 4, 4096)
     _check_choice("foreground", config.foreground, FOREGROUNDS)
     _check_int("validation_size", config.validation_size, 0)
+    _check_int("counterfactual_size", config.counterfactual_size, 0)
     for name in ("background_only", "groups", "draft", "download"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name}: expected true or false, got {getattr(config, name)!r}")
@@ -219,6 +220,16 @@ NAMED_CONFIGS: dict[str, dict] = {
         source="fashion_mnist",
         description="Fashion-MNIST items instead of digits, same textures and rules.",
     ),
+    "sizes": dict(
+        canvas=56,
+        scale=(14, 21, 28),
+        position=("center", "corner"),
+        correlation=0.9,
+        description=(
+            "Size and position without confounds: 56x56 canvas, digit scale 14/21/28 x "
+            "position center/corner drawn uniformly in every split; rho = 0.9."
+        ),
+    ),
     "groups": dict(
         canvas=56,
         scale=(14, 21, 28),
@@ -233,7 +244,7 @@ NAMED_CONFIGS: dict[str, dict] = {
 
 # Every named config but `default` carries the extra splits; `default` stays the
 # author's four splits and takes them as an opt-in.
-EXTRA_SPLITS = dict(validation_size=5000, background_only=True)
+EXTRA_SPLITS = dict(validation_size=5000, background_only=True, counterfactual_size=2000)
 
 
 def named_config(name: str, **overrides) -> TexturedMNISTConfig:

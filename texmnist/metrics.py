@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-NUM_CLASSES = 10
-NO_TEXTURE = 10  # texture id of "none" (test_no_background)
+from .splits import NONE_TEXTURE, NUM_CLASSES
+
 TEXTURED_TEST_SPLITS = ("test_correlated", "test_random")
 SPLIT_ALIASES = {
     "test_no_background": "acc_no_background",
@@ -258,7 +258,7 @@ def _bg_follow(
         return None
     texture = meta["texture"]
     # Only conflicting examples say whether the model follows the background or the digit.
-    conflict = (texture != NO_TEXTURE) & (texture != y_true)
+    conflict = (texture != NONE_TEXTURE) & (texture != y_true)
     follows = y_pred[conflict] == texture[conflict]
     return _entry(int(follows.sum()), int(follows.size))
 
@@ -446,7 +446,7 @@ def _pct(x: float) -> str:
 def _label_texture_entries(
     correct: np.ndarray, labels: np.ndarray, textures: np.ndarray
 ) -> dict[str, dict[str, Any]]:
-    width = NO_TEXTURE + 1
+    width = NONE_TEXTURE + 1
     codes = labels * width + textures
     uniq, inverse = np.unique(codes, return_inverse=True)  # sorted: by label, then texture
     totals = np.bincount(inverse, minlength=uniq.size)
@@ -544,7 +544,7 @@ def _validate_split(
     if "label" in meta and not np.array_equal(meta["label"], y_true):
         raise ValueError(f"{where}: metadata 'label' differs from y_true (rows misaligned?)")
     if "texture" in meta:
-        meta["texture"] = _as_int_column(where, "texture", meta["texture"], 0, NO_TEXTURE)
+        meta["texture"] = _as_int_column(where, "texture", meta["texture"], 0, NONE_TEXTURE)
     if "mnist_index" in meta:
         meta["mnist_index"] = _as_int_column(where, "mnist_index", meta["mnist_index"], 0, None)
     if "group" in meta:

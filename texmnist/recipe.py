@@ -13,15 +13,19 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from . import splits as S
 from .composite import placement_boxes
 from .config import TexturedMNISTConfig
 from .errors import ConfigError
-
-NONE_TEXTURE = 10  # texture id of "no background"
-NUM_CLASSES = 10
-
-# Kinds of split: how an example's pixels are assembled.
-TEXTURED, PLAIN, BACKGROUND_ONLY = "textured", "plain", "background_only"
+from .splits import (
+    BACKGROUND_ONLY,
+    NONE_TEXTURE,
+    NUM_CLASSES,
+    PLAIN,
+    TEXTURED,
+    SplitSpec,
+    split_spec,
+)
 
 
 def stream(seed: int, split: str, purpose: str) -> np.random.Generator:
@@ -180,20 +184,32 @@ def plan_splits(
     test_labels: np.ndarray,
     pools: Pools,
 ) -> dict[str, SplitPlan]:
-    """The plan of every split of `config`, keyed by split name."""
-    train_labels = _cap(np.asarray(train_labels, dtype=np.int64), config.max_train)
-    test_labels = _cap(np.asarray(test_labels, dtype=np.int64), config.max_test)
-    train_idx, val_idx = _train_validation(config, len(train_labels))
-    test_idx = np.arange(len(test_labels), dtype=np.int32)
-    # The three (or four) test splits share one placement per digit, so they stay paired.
-    test_place = _test_placement(config, test_labels)
-
-    plans = {"train": _plan(config, "train", train_idx, train_labels, pools.train, pools)}
-    if config.validation_size:
-        plans["validation"] = _plan(config, "validation", val_idx, train_labels, pools.train, pools)
+    """The plan of every split of `config`, keyed by split name (see `splits.SPLITS`)."""
+    labels = {
+        "train": _cap(np.asarray(train_labels, dtype=np.int64), config.max_train),
+        "test": _cap(np.asarray(test_labels, dtype=np.int64), config.max_test),
+    }
+    train_idx, val_idx = _train_validation(config, len(labels["train"]))
+    test_idx = np.arange(len(labels["test"]), dtype=np.int32)
+    # Every test split shares one placement per test digit, so they stay paired.
+    test_place = _test_placement(config, labels["test"])
+    n_cf = min(config.counterfactual_size, len(test_idx))
+    digit_rows = {
+        S.TRAIN_DIGITS: (train_idx, None),
+        S.VALIDATION_DIGITS: (val_idx, None),
+        S.TEST_DIGITS: (test_idx, test_place),
+        # each of the first n_cf test digits once per category, in digit-major order
+        S.TEST_DIGITS_PER_CATEGORY: (
+            np.repeat(test_idx[:n_cf], NUM_CLASSES),
+            tuple(np.repeat(a[:n_cf], NUM_CLASSES, axis=0) for a in test_place),
+        ),
+    }
+    plans = {}
     for name in config.splits:
-        if name.startswith("test_"):
-            plans[name] = _plan(config, name, test_idx, test_labels, pools.test, pools, test_place)
+        spec = split_spec(name)
+        index, place = digit_rows[spec.digits]
+        pool = pools.train if spec.pool == "train" else pools.test
+        plans[name] = _plan(config, spec, index, labels[spec.source_split], pool, pools, place)
     return plans
 
 
@@ -224,51 +240,41 @@ def _test_placement(config, test_labels):
     return _boxes_for(config, grid, cell, stream(config.seed, "test", "boxes"))
 
 
-def split_kind(name: str) -> str:
-    if name == "test_no_background":
-        return PLAIN
-    if name == "test_background_only":
-        return BACKGROUND_ONLY
-    return TEXTURED
-
-
-def _plan(config, name, index, all_labels, pool, pools, test_place=None) -> SplitPlan:
-    kind = split_kind(name)
+def _plan(config, spec: SplitSpec, index, all_labels, pool, pools, place=None) -> SplitPlan:
     labels = all_labels[index]
     n = len(index)
-    rng = lambda purpose: stream(config.seed, name, purpose)  # noqa: E731
+    rng = lambda purpose: stream(config.seed, spec.name, purpose)  # noqa: E731
 
     grid = Cells(config.scale, config.position).grid()
-    if config.groups and name in ("train", "validation"):
-        cell, aligned = _group_design(config, name, n, grid)
+    if config.groups and spec.background == S.RHO:
+        cell, aligned = _group_design(config, spec.name, n, grid)
         scale, box, cell = _boxes_for(config, grid, cell, rng("boxes"))
         category = np.where(aligned, labels, other_category(labels, rng("category")))
     else:
-        if test_place is not None:
-            scale, box, cell = test_place
+        if place is not None:
+            scale, box, cell = place
         else:
             scale, box, cell = placements(config, n, rng("cells"), rng("boxes"))
-        category, aligned = _categories(config, name, labels, rng("category"))
+        category, aligned = background_categories(spec.background, labels, config, rng("category"))
 
-    if kind == PLAIN:
+    if spec.kind == PLAIN:
         photo = np.full(n, -1, dtype=np.int32)
-        category = np.full(n, NONE_TEXTURE, dtype=np.int64)
     else:
         photo = draw_photos(category, pool, rng("photo"))
 
     crop_box = None
     if config.texture_sampling == "crop":
         crop_box = np.zeros((n, 4), dtype=np.int32)
-        if kind != PLAIN:
+        if spec.kind != PLAIN:
             crop_box = draw_crops(photo, pools.sizes, config.crop_size, rng("crop"))
 
-    group = group_names(grid, cell, aligned, kind) if config.groups else None
-    if config.groups and kind == BACKGROUND_ONLY:
+    group = group_names(grid, cell, aligned, spec.kind) if config.groups else None
+    if config.groups and spec.kind == BACKGROUND_ONLY:
         group = np.full(n, "BG", dtype=object)
     return SplitPlan(
-        name=name,
-        kind=kind,
-        source_split="train" if name in ("train", "validation") else "test",
+        name=spec.name,
+        kind=spec.kind,
+        source_split=spec.source_split,
         mnist_index=index.astype(np.int32),
         label=labels,
         texture=category.astype(np.int64),
@@ -281,16 +287,23 @@ def _plan(config, name, index, all_labels, pool, pools, test_place=None) -> Spli
     )
 
 
-def _categories(config, name, labels, rng):
-    kind = split_kind(name)
-    if kind == PLAIN:
-        return labels, np.zeros(len(labels), dtype=bool)
-    if name in ("train", "validation"):
+def background_categories(
+    rule: str, labels: np.ndarray, config: TexturedMNISTConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each example's background category and whether it is the label's own (`splits` rules)."""
+    n = len(labels)
+    if rule == S.RHO:
         return draw_categories(labels, config.correlation, rng)
-    if name == "test_random":
-        return other_category(labels, rng), np.zeros(len(labels), dtype=bool)
-    # test_correlated and test_background_only: the label's own category
-    return labels.copy(), np.ones(len(labels), dtype=bool)
+    if rule == S.OWN:
+        return labels.copy(), np.ones(n, dtype=bool)
+    if rule == S.OTHER:
+        return other_category(labels, rng), np.zeros(n, dtype=bool)
+    if rule == S.EVERY:  # rows come in runs of NUM_CLASSES per digit: category 0..9 in turn
+        category = np.tile(np.arange(NUM_CLASSES, dtype=np.int64), n // NUM_CLASSES)
+        return category, category == labels
+    if rule == S.NO_CATEGORY:
+        return np.full(n, NONE_TEXTURE, dtype=np.int64), np.zeros(n, dtype=bool)
+    raise ValueError(f"unknown background rule {rule!r}")
 
 
 def _group_design(config, name, n, grid):

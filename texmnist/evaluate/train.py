@@ -36,6 +36,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import metrics
+from ..splits import NONE_TEXTURE
 from . import EvaluateError
 from .models import last_linear
 
@@ -160,9 +161,9 @@ def group_ids(arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
         return ids.astype(np.int64), [str(n) for n in names]
     if "texture" not in arrays:
         raise EvaluateError("groups: the data has neither a 'group' nor a 'texture' column")
-    codes = np.asarray(arrays["label"]) * (metrics.NO_TEXTURE + 1) + np.asarray(arrays["texture"])
+    codes = np.asarray(arrays["label"]) * (NONE_TEXTURE + 1) + np.asarray(arrays["texture"])
     uniq, ids = np.unique(codes, return_inverse=True)
-    width = metrics.NO_TEXTURE + 1
+    width = NONE_TEXTURE + 1
     return ids.astype(np.int64), [f"y={c // width},t={c % width}" for c in uniq.tolist()]
 
 
