@@ -200,7 +200,7 @@ def test_a_failed_addition_leaves_the_folder_as_it_was(single, tmp_path, fake_so
 
 def test_card_header_licence_tags_and_sizes(two):
     data = DatasetCard((two.out / "README.md").read_text()).data
-    assert data.license == "other" and data.license_name == cardmod.LICENSE_NAME
+    assert data.license == "other" and data.license_name == "cc-by-sa-3.0-and-dtd-research-only"
     assert data.license_link.startswith("https://")
     assert data.task_categories == ["image-classification"]
     assert set(data.tags) >= {"spurious-correlations", "robustness", "distribution-shift"}

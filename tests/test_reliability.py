@@ -468,7 +468,10 @@ BAD_PARAMETERS = {
     "negative-seed": (["--seed", "-1"], "seed: must be in [0, 9223372036854775807], got -1"),
     "num-proc-0": (["--num-proc", "0"], "--num-proc: must be >= 1"),
     "max-train-0": (["--max-train", "0"], "max_train: must be >= 1, got 0"),
-    "partition-11": (["--partition", "11"], "partition: must be in [1, 10], got 11"),
+    "partition-11": (
+        ["--partition", "11"],
+        "partition: must be an integer 1..10 (DTD has ten), got 11",
+    ),
     "validation-over-max-train": (
         ["--max-train", "10", "--validation-size", "10"],
         "validation_size: 10 leaves no training digits (max_train=10)",

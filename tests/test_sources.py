@@ -24,6 +24,7 @@ from PIL import Image
 from texmnist import fetch
 from texmnist.errors import ConfigError, DownloadError, SourceError, SourceNotFoundError
 from texmnist.fetch import Remote
+from texmnist.provenance import DIGIT_PROVENANCE
 from texmnist.sources import (
     DIGIT_SOURCES,
     DTD_ARCHIVE,
@@ -212,7 +213,9 @@ def test_digit_source_tables():
         for remote in src.files.values():
             assert len(remote.sha256) == 64 and int(remote.sha256, 16) >= 0
             assert remote.urls and all(u.endswith("/" + remote.filename) for u in remote.urls)
-        assert src.citation and src.license and src.homepage.startswith("http")
+        record = DIGIT_PROVENANCE[src.name]  # every digit source has its licence and citation
+        assert record.bibtex.startswith("@") and record.homepage.startswith("http")
+        assert record.license_id and record.terms
 
 
 @pytest.mark.parametrize("layout", ["flat", "torchvision"])
@@ -393,7 +396,7 @@ def test_resolve_dtd_downloads_and_extracts(tmp_path, monkeypatch):
         tar.add(tmp_path / "src" / "dtd", arcname="dtd")
     data = archive.read_bytes()
     remote = Remote(archive.name, (archive.as_uri(),), hashlib.sha256(data).hexdigest(), len(data))
-    monkeypatch.setattr("texmnist.sources.DTD_ARCHIVE", remote)
+    monkeypatch.setattr("texmnist.sources.dtd.DTD_ARCHIVE", remote)
     cache = tmp_path / "cache"
     root = resolve_dtd(cache_dir=cache, progress=False)
     assert root == cache / "dtd-r1.0.1" / "dtd"

@@ -19,8 +19,8 @@ import pyarrow as pa
 from datasets.arrow_writer import ArrowWriter, ParquetWriter
 from threadpoolctl import threadpool_limits
 
-from . import __version__
-from .config import NAMED_CONFIGS, TexturedMNISTConfig, named_config, validate
+from . import provenance
+from .config import DATA_VERSION, NAMED_CONFIGS, TexturedMNISTConfig, named_config, validate
 from .pngenc import encode_batch, encode_mask_batch
 from .recipe import Pools, SplitPlan, plan_splits
 from .render import render
@@ -36,14 +36,6 @@ from .sources import (
 from .textures import build_bank, decode_photos, render_crops
 
 CHUNK_SIZE = 1000  # rows rendered per batch; output does not depend on it
-
-_CITATION = """\
-@misc{texmnist,
-  title  = {Textured MNIST: a controlled benchmark of background reliance},
-  author = {texmnist developers},
-  year   = {2026},
-  note   = {MNIST digits composited over DTD textures; generated with texmnist}
-}"""
 
 
 def features_for(config: TexturedMNISTConfig) -> datasets.Features:
@@ -92,7 +84,7 @@ class Inputs:
 class TexturedMNIST(datasets.GeneratorBasedBuilder):
     """Textured MNIST: MNIST digits composited over DTD texture photos."""
 
-    VERSION = datasets.Version(__version__)
+    VERSION = datasets.Version(DATA_VERSION)  # of the data, not of the package
     BUILDER_CONFIG_CLASS = TexturedMNISTConfig
     BUILDER_CONFIGS = [named_config(name) for name in NAMED_CONFIGS]
     DEFAULT_CONFIG_NAME = "default"
@@ -108,12 +100,13 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
         self._pool = None
 
     def _info(self) -> datasets.DatasetInfo:
-        source = DIGIT_SOURCES[self.config.source]
+        records = provenance.sources_of([self.config.source])
         return datasets.DatasetInfo(
             description=self.config.description or "Textured MNIST",
             features=features_for(self.config),
-            citation="\n\n".join([_CITATION, source.citation]),
-            license="other: CC BY-SA 3.0 (MNIST) and DTD research-only terms",
+            citation=provenance.citations(records, DATA_VERSION, provenance.DEFAULT_REPO_ID),
+            homepage=provenance.DTD.homepage,
+            license=provenance.license_summary(records),
         )
 
     def _split_generators(self, dl_manager):

@@ -18,10 +18,11 @@ import datasets
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from . import __version__
-from .config import DEFAULT_CATEGORIES
+from . import provenance
+from .config import DATA_VERSION, DEFAULT_CATEGORIES
 from .errors import OutputError
 from .meta import config_dir, read_metadata
+from .provenance import DEFAULT_REPO_ID, Provenance
 from .splits import SPLIT_SPECS
 
 TAGS = [
@@ -32,11 +33,8 @@ TAGS = [
     "mnist",
     "textures",
 ]
-DEFAULT_REPO_ID = "user/textured-mnist"
 REPORT_FILE = "report.md"
 REPORTS_DIR = "reports"
-LICENSE_NAME = "cc-by-sa-3.0-and-dtd-research-only"
-LICENSE_LINK = "https://www.robots.ox.ac.uk/~vgg/data/dtd/"
 
 # Options whose values are the user's own paths: the card shows placeholders.
 PATH_OPTIONS = {"--mnist-dir": "MNIST_DIR", "--dtd-dir": "DTD_DIR", "--out": "OUT_DIR"}
@@ -72,31 +70,6 @@ PARAM_DOCS = {
     "draft": "JPEG draft decoding of the photos",
 }
 
-MNIST_BIBTEX = """@article{lecun1998gradient,
-  title   = {Gradient-based learning applied to document recognition},
-  author  = {LeCun, Yann and Bottou, L{\\'e}on and Bengio, Yoshua and Haffner, Patrick},
-  journal = {Proceedings of the IEEE},
-  volume  = {86},
-  number  = {11},
-  pages   = {2278--2324},
-  year    = {1998}
-}"""
-DTD_BIBTEX = """@inproceedings{cimpoi14describing,
-  title     = {Describing Textures in the Wild},
-  author    = {Cimpoi, Mircea and Maji, Subhransu and Kokkinos, Iasonas and Mohamed, Sammy
-               and Vedaldi, Andrea},
-  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition
-               (CVPR)},
-  year      = {2014}
-}"""
-TEXMNIST_BIBTEX = """@misc{texturedmnist,
-  title        = {Textured {MNIST}: a controlled benchmark of background reliance},
-  author       = {{texmnist developers}},
-  year         = {2026},
-  howpublished = {\\url{https://huggingface.co/datasets/%s}},
-  note         = {Generated with texmnist %s}
-}"""
-
 
 def template_text() -> str:
     """The card template: the repository's dataset_card.md (shipped in the package)."""
@@ -115,8 +88,14 @@ def _ordered(meta: dict) -> list[tuple[str, dict]]:
     return sorted(meta["configs"].items(), key=lambda kv: kv[0] != "default")
 
 
+def folder_sources(meta: dict) -> list[Provenance]:
+    """Provenance of exactly the sources the folder's configs use (digit sources, then DTD)."""
+    return provenance.sources_of(c["recipe"]["source"] for _, c in _ordered(meta))
+
+
 def card_data(meta: dict) -> DatasetCardData:
     """The YAML header: licence, tags, `configs` and `dataset_info` for every config."""
+    records = folder_sources(meta)
     configs, infos = [], DatasetInfosDict()
     total = 0
     for name, cmeta in _ordered(meta):
@@ -141,13 +120,13 @@ def card_data(meta: dict) -> DatasetCardData:
     data = DatasetCardData(
         pretty_name="Textured MNIST",
         license="other",
-        license_name=LICENSE_NAME,
-        license_link=LICENSE_LINK,
+        license_name=provenance.license_name(records),
+        license_link=provenance.DTD.license_url,
         task_categories=["image-classification"],
         task_ids=["multi-class-image-classification"],
         tags=TAGS,
         size_categories=[_size_category(total)],
-        source_datasets=["extended|mnist", "extended|dtd"],
+        source_datasets=[f"extended|{p.key}" for p in records],
         annotations_creators=["machine-generated"],
         language_creators=["found"],
         configs=configs,
@@ -299,12 +278,18 @@ def _reproducibility(meta: dict) -> str:
     rows = []
     for n, c in _ordered(meta):
         command = public_command(c.get("command", ""), n, c["recipe"])
-        rows.append([f"`{n}`", f"`{c['texmnist_version']}`", c["recipe"]["seed"], f"`{command}`"])
+        version = f"`{c['texmnist_version']}`"
+        rows.append([f"`{n}`", f"`{c.get('data_version', '–')}`", version, c["recipe"]["seed"],
+                     f"`{command}`"])  # fmt: skip
     fingerprints = _table(
         ["config", "fingerprint (sha256)"],
         [[f"`{n}`", f"`{c['fingerprint']}`"] for n, c in _ordered(meta)],
     )
-    return _table(["config", "texmnist", "seed", "command"], rows) + "\n\n" + fingerprints
+    return (
+        _table(["config", "data version", "texmnist", "seed", "command"], rows)
+        + "\n\n"
+        + fingerprints
+    )
 
 
 # -- baselines --------------------------------------------------------------------
@@ -376,6 +361,7 @@ def render_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> str:
     names = [n for n, _ in configs]
     first, cfirst = configs[0]
     mapping = _mapping_categories(meta)
+    records = folder_sources(meta)
     body = string.Template(template_text().split("---", 2)[2]).safe_substitute(
         preview_first=f"images/preview-{first}.png",
         threshold=cfirst["recipe"]["threshold"],
@@ -390,9 +376,9 @@ def render_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> str:
         example_config=next((n for n in names if n != "default"), first),
         baselines=_baselines(folder, names),
         reproducibility=_reproducibility(meta),
-        citations="```bibtex\n"
-        + "\n\n".join([TEXMNIST_BIBTEX % (repo_id, __version__), MNIST_BIBTEX, DTD_BIBTEX])
-        + "\n```",
+        licence=provenance.license_text(records),
+        cite_sources=" and ".join(p.title for p in records),
+        citations="```bibtex\n" + provenance.citations(records, DATA_VERSION, repo_id) + "\n```",
     )
     body = re.sub(r"\n{3,}", "\n\n", body.lstrip())  # an omitted section leaves no gap
     return DatasetCard(f"---\n{card_data(meta).to_yaml()}\n---\n{body}").content

@@ -23,7 +23,7 @@ _ONE = 1 << WEIGHT_BITS
 
 def foreground_mask(digits: np.ndarray, threshold: float = 0.1) -> np.ndarray:
     """Boolean mask ``digits / 255 > threshold`` (any leading shape)."""
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     digits = np.asarray(digits)
     if digits.dtype != np.uint8:
         raise ValueError(f"digits: expected dtype uint8, got {digits.dtype}")
@@ -33,13 +33,15 @@ def foreground_mask(digits: np.ndarray, threshold: float = 0.1) -> np.ndarray:
     return table[digits]
 
 
-def _check_threshold(threshold: float) -> float:
+def check_threshold(threshold: float) -> float:
     if isinstance(threshold, (bool, np.bool_)) or not isinstance(
         threshold, (int, float, np.integer, np.floating)
     ):
-        raise ConfigError(f"threshold: expected a number in [0, 1), got {threshold!r}")
+        raise ConfigError(f"threshold: expected a number, got {threshold!r}")
     value = float(threshold)
-    if not 0.0 <= value < 1.0:  # also rejects NaN
+    if not math.isfinite(value):
+        raise ConfigError(f"threshold: expected a number, got {threshold!r}")
+    if not 0.0 <= value < 1.0:
         raise ConfigError(f"threshold: must be in [0, 1), got {threshold!r}")
     return value
 

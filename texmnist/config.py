@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import datasets
 
-from .composite import POSITIONS
+from .composite import POSITIONS, check_threshold
 from .errors import ConfigError
-from .sources import DTD_CATEGORIES
+from .sources import DTD_CATEGORIES, check_partition
 from .splits import SPLITS
 
 # The author's mapping: digit d <-> the d-th alphabetically first DTD category
@@ -122,12 +122,11 @@ def _check_int(name: str, value, lo: int, hi: int | None = None) -> None:
         raise ConfigError(f"{name}: must be {bound}, got {value}")
 
 
-def _check_float(name: str, value, lo: float, hi: float, *, hi_open: bool = False) -> None:
+def _check_float(name: str, value, lo: float, hi: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{name}: expected a number, got {value!r}")
-    if value < lo or value > hi or (hi_open and value == hi):
-        bracket = ")" if hi_open else "]"
-        raise ConfigError(f"{name}: must be in [{lo}, {hi}{bracket}, got {value}")
+    if value < lo or value > hi:
+        raise ConfigError(f"{name}: must be in [{lo}, {hi}], got {value}")
 
 
 def _check_choice(name: str, value, choices: Sequence[str]) -> None:
@@ -150,8 +149,8 @@ def validate(config: TexturedMNISTConfig) -> None:
     dup = sorted({c for c in cats if cats.count(c) > 1})
     if dup:
         raise ConfigError(f"categories: duplicate category {dup[0]!r}; each digit needs its own")
-    _check_float("threshold", config.threshold, 0.0, 1.0, hi_open=True)
-    _check_int("partition", config.partition, 1, 10)
+    check_threshold(config.threshold)
+    check_partition(config.partition)
     _check_float("correlation", config.correlation, 0.0, 1.0)
     _check_int("canvas", config.canvas, 8, 1024)
     if not config.scale:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import datasets
 
-from . import __version__, card, preview
+from . import __version__, card, preview, provenance
 from .builder import TexturedMNIST
-from .config import TexturedMNISTConfig
+from .config import DATA_VERSION, TexturedMNISTConfig
 from .errors import OutputError
 from .meta import (
     META_FILE,
@@ -212,6 +212,8 @@ def _build_staged(config, out, staging, meta, num_proc, command, write_card) -> 
         "splits": splits,
         "fingerprint": fingerprint,
         "texmnist_version": __version__,
+        "data_version": DATA_VERSION,
+        "provenance": [p.as_dict() for p in provenance.sources_of([config.source])],
         "command": command,
         "partition_rule": inputs.partition.rule,
         "num_textures": {
