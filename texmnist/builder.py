@@ -4,6 +4,22 @@ The three builder methods stay small: sources and the texture bank are loaded
 once in `_split_generators`, each split's plan is drawn there in full, and
 `_generate_examples` renders contiguous chunks of rows, so that `num_proc`
 parallelises without changing a byte of the output.
+
+Where this builder leaves the `datasets` contract (re-check these on a `datasets` upgrade;
+`tests/test_datasets_contract.py` fails loudly when the first one moves):
+
+- `_prepare_split_single` is overridden to write whole Arrow tables per chunk instead of
+  encoding example dicts one by one (~100 us each). It must yield `(job_id, False, n)`
+  progress and finally `(job_id, True, result)` with `result` shaped exactly like the
+  parent's: (examples, bytes, features, shards, shard lengths, original shards, original
+  shard lengths).
+- `download_and_prepare` is overridden to take `num_proc` itself: one pool of forked
+  workers renders chunks for every split while the parent writes them in order, instead
+  of `datasets`' pool per split. The pool reaches the builder through the module global
+  `_WORKER_BUILDER` (set just before the fork), because pickling the decoded sources into
+  every job is what made `datasets`' own path slower than one process.
+- `dl_manager` is ignored: sources are found, downloaded and sha256-checked by
+  `texmnist.sources` / `texmnist.fetch` (datasets 5.x no longer verifies checksums).
 """
 
 from __future__ import annotations
