@@ -18,6 +18,13 @@ Keys returned by :func:`evaluate` (a key whose splits were not given is left out
 - ``bg_follow``: share of conflicting ``test_random`` examples (texture not ``none`` and not the
   label's category) predicted as the background's texture id, i.e. the prediction follows the
   background instead of the digit; Wilson CI. Needs ``texture`` in ``test_random``.
+- ``bg_flip``: among the digits classified correctly in ``test_correlated``, the share
+  misclassified in ``test_random`` (the same digits, paired on ``mnist_index``): how often
+  swapping in a foreign background breaks a correct prediction; Wilson CI. Needs both
+  splits paired.
+- ``cf_flip``, ``cf_consistent``, ``cf_attraction``, ``cf_acc_bg_<c>``: from
+  ``test_counterfactual`` (every digit on each of the ten categories), see
+  :func:`counterfactual_metrics`.
 - ``acc_no_background``: alias of ``acc_test_no_background``.
 - ``acc_background_only``: alias of ``acc_test_background_only``.
 - ``acc_wg``: worst-group accuracy over the union of the textured test splits given. Groups are
@@ -33,6 +40,7 @@ Confidence intervals are 95% by default; accuracies are fractions in [0, 1].
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,12 +53,17 @@ SPLIT_ALIASES = {
     "test_no_background": "acc_no_background",
     "test_background_only": "acc_background_only",
 }
+COUNTERFACTUAL_SPLIT = "test_counterfactual"
 DEFAULT_TABLE_KEYS = (
     "acc_test_correlated",
     "acc_test_random",
     "acc_avg",
     "bg_gap",
+    "bg_flip",
     "bg_follow",
+    "cf_flip",
+    "cf_consistent",
+    "cf_attraction",
     "acc_no_background",
     "acc_background_only",
     "acc_wg",
@@ -204,6 +217,12 @@ def evaluate(
         out["bg_gap"] = _bg_gap(
             correct["test_correlated"], correct["test_random"], c_meta, r_meta, n_boot, seed
         )
+    if all(s in checked for s in TEXTURED_TEST_SPLITS):
+        flip = _bg_flip(correct["test_correlated"], correct["test_random"], c_meta, r_meta)
+        if flip is not None:
+            out["bg_flip"] = flip
+    if COUNTERFACTUAL_SPLIT in checked:
+        out.update(counterfactual_metrics(*checked[COUNTERFACTUAL_SPLIT]))
     if "test_random" in checked:
         follow = _bg_follow(*checked["test_random"])
         if follow is not None:
@@ -236,6 +255,103 @@ def _bg_gap(
     lo, hi = bootstrap_diff_interval(c_correct, r_correct, paired=False, n_boot=n_boot, seed=seed)
     n = int(c_correct.size + r_correct.size)
     return {"value": value, "n": n, "ci": [lo, hi], "paired": False}
+
+
+def _bg_flip(
+    c_correct: np.ndarray,
+    r_correct: np.ndarray,
+    c_meta: Mapping[str, np.ndarray],
+    r_meta: Mapping[str, np.ndarray],
+) -> dict[str, Any] | None:
+    if "mnist_index" not in c_meta or "mnist_index" not in r_meta:
+        return None
+    order = _pair_order(c_meta["mnist_index"], r_meta["mnist_index"])
+    if order is None:
+        return None
+    right = c_correct[order[0]]
+    flipped = right & ~r_correct[order[1]]
+    return _entry(int(flipped.sum()), int(right.sum()))
+
+
+def counterfactual_metrics(
+    y_pred: np.ndarray, y_true: np.ndarray, meta: Mapping[str, np.ndarray]
+) -> dict[str, Any]:
+    """Metrics of the full factorial: each digit on every one of the ten categories.
+
+    Rows are grouped by ``mnist_index``; each digit must have exactly one row per category
+    (``texture`` 0..9). The prediction on the digit's own category is its reference.
+
+    - ``cf_flip``: per digit, the share of its nine foreign backgrounds whose prediction
+      differs from the reference, averaged over digits; normal 95% interval over digits.
+    - ``cf_consistent``: share of digits predicted the same on all ten backgrounds; Wilson.
+    - ``cf_attraction``: ``matrix[y][c]`` = P(prediction = c | background c, label y), for
+      y != c (diagonal None): how strongly category c pulls predictions to the digit mapped
+      to it. ``value`` is the mean of the 90 off-diagonal cells, ``by_background`` each
+      column's mean, ``most_attractive`` the column with the largest mean; the interval is
+      Wilson over all off-diagonal rows.
+    - ``cf_acc_bg_<c>``: accuracy of the rows on background c; Wilson.
+    """
+    for column in ("texture", "mnist_index"):
+        if column not in meta:
+            raise ValueError(f"split {COUNTERFACTUAL_SPLIT!r}: needs a {column!r} column")
+    texture, index = meta["texture"], meta["mnist_index"]
+    order = np.lexsort((texture, index))
+    n_digits = y_true.size // NUM_CLASSES
+    grid_texture = texture[order].reshape(-1, NUM_CLASSES) if n_digits else texture
+    grid_index = index[order].reshape(-1, NUM_CLASSES) if n_digits else index
+    if (
+        y_true.size % NUM_CLASSES
+        or not np.array_equal(grid_texture, np.tile(np.arange(NUM_CLASSES), (n_digits, 1)))
+        or np.any(grid_index != grid_index[:, :1])
+        or np.unique(grid_index[:, 0]).size != n_digits
+    ):
+        raise ValueError(
+            f"split {COUNTERFACTUAL_SPLIT!r}: every mnist_index must appear once on each of "
+            f"the {NUM_CLASSES} texture categories"
+        )
+    pred = y_pred[order].reshape(n_digits, NUM_CLASSES)
+    label = y_true[order].reshape(n_digits, NUM_CLASSES)[:, 0]
+    rows = np.arange(n_digits)
+    reference = pred[rows, label]
+    foreign = np.ones((n_digits, NUM_CLASSES), dtype=bool)
+    foreign[rows, label] = False
+    changed = (pred != reference[:, None]) & foreign
+    per_digit = changed.sum(1) / (NUM_CLASSES - 1)
+    out: dict[str, Any] = {"cf_flip": _mean_entry(per_digit)}
+    consistent = (pred == pred[:, :1]).all(1)
+    out["cf_consistent"] = _entry(int(consistent.sum()), n_digits)
+    attracted = (pred == np.arange(NUM_CLASSES)[None, :]) & foreign
+    hits = np.zeros((NUM_CLASSES, NUM_CLASSES))
+    counts = np.zeros((NUM_CLASSES, NUM_CLASSES))
+    np.add.at(hits, label, attracted)
+    np.add.at(counts, label, foreign)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix = np.where(counts > 0, hits / counts, np.nan)
+    np.fill_diagonal(matrix, np.nan)
+    with warnings.catch_warnings():  # a column no digit reached is NaN, not an error
+        warnings.simplefilter("ignore", RuntimeWarning)
+        by_background = np.nanmean(matrix, axis=0)
+    attraction = _entry(int(attracted.sum()), int(foreign.sum()))
+    attraction["value"] = float(np.nanmean(matrix)) if np.isfinite(matrix).any() else math.nan
+    attraction["matrix"] = [[None if np.isnan(v) else float(v) for v in r] for r in matrix]
+    attraction["by_background"] = [None if np.isnan(v) else float(v) for v in by_background]
+    finite = np.where(np.isnan(by_background), -np.inf, by_background)
+    attraction["most_attractive"] = int(np.argmax(finite))
+    out["cf_attraction"] = attraction
+    correct = pred == label[:, None]
+    for c in range(NUM_CLASSES):
+        out[f"cf_acc_bg_{c}"] = _entry(int(correct[:, c].sum()), n_digits)
+    return out
+
+
+def _mean_entry(values: np.ndarray) -> dict[str, Any]:
+    """Mean of per-item values with a normal 95% interval over the items."""
+    n = int(values.size)
+    if n == 0:
+        return {"value": math.nan, "n": 0, "ci": [math.nan, math.nan]}
+    m = float(values.mean())
+    half = _Z95 * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+    return {"value": m, "n": n, "ci": [max(0.0, m - half), min(1.0, m + half)]}
 
 
 def _pair_order(idx_a: np.ndarray, idx_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
