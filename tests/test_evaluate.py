@@ -15,6 +15,7 @@ pytest.importorskip("matplotlib")
 from texmnist.arrays import load_arrays  # noqa: E402
 from texmnist.cli import main  # noqa: E402
 from texmnist.config import named_config  # noqa: E402
+from texmnist.errors import ConfigError  # noqa: E402
 from texmnist.evaluate import (  # noqa: E402
     EvaluateError,
     MissingDependencyError,
@@ -23,12 +24,13 @@ from texmnist.evaluate import (  # noqa: E402
     require,
     train_model,
 )
-from texmnist.evaluate.report import run_report, run_sweep  # noqa: E402
+from texmnist.evaluate.report import run_report  # noqa: E402
 from texmnist.evaluate.saliency import (  # noqa: E402
     background_share,
     saliency_metrics,
     topk_iou,
 )
+from texmnist.evaluate.sweep import run_sweep  # noqa: E402
 from texmnist.evaluate.train import deterministic  # noqa: E402
 from texmnist.folder import build  # noqa: E402
 
@@ -234,18 +236,80 @@ def test_missing_dependency_names_the_extra():
         require("surely_not_an_installed_module")
 
 
-def test_scale_sweep_on_groups(fake_sources, tmp_path):
+@pytest.fixture(scope="module")
+def sizes_repo(fake_sources, tmp_path_factory):
+    mnist, dtd = fake_sources
+    repo = tmp_path_factory.mktemp("sizes") / "repo"
+    config = named_config(
+        "sizes", mnist_dir=str(mnist), dtd_dir=str(dtd), validation_size=20, counterfactual_size=5
+    )
+    build(config, repo)  # the card declares the config for load_dataset
+    return repo
+
+
+SWEEP_KWARGS = dict(model="mlp", epochs=1, seeds=(0, 1), saliency_examples=0, progress=False)
+
+
+def test_scale_sweep_per_level_trains_one_model_per_level(sizes_repo, tmp_path):
+    result = run_sweep(sizes_repo, "scale", tmp_path / "sweep", **SWEEP_KWARGS)
+    assert [p["x"] for p in result["points"]] == [14, 21, 28]
+    assert result["design"] == "per-level"
+    train_scales = load_arrays(sizes_repo, "sizes", "train")["scale"]
+    for point in result["points"]:
+        assert point["design"] == "per-level"
+        for metric in ("bg_gap", "bg_flip", "acc_no_background"):
+            assert point[metric]["n_seeds"] == 2 and len(point[metric]["ci"]) == 2
+        assert point["interpretable"] == (point["acc_no_background"]["mean"] >= 0.5)
+        report = json.loads(
+            (tmp_path / "sweep" / f"scale-{point['x']}" / "report.json").read_text()
+        )
+        # the level's model saw only that level's training rows
+        assert report["data"]["splits"]["train"] == int((train_scales == point["x"]).sum())
+    saved = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert [p["name"] for p in saved["points"]] == ["scale=14", "scale=21", "scale=28"]
+    text = (tmp_path / "sweep" / "sweep.md").read_text()
+    assert "| 14 | scale=14 |" in text and "95% t-interval" in text
+    assert (tmp_path / "sweep" / "sweep.png").is_file()
+
+
+def test_position_sweep_pooled_reads_per_level_keys_of_one_model(sizes_repo, tmp_path):
+    result = run_sweep(sizes_repo, "position", tmp_path / "p", design="pooled", **SWEEP_KWARGS)
+    assert [p["x"] for p in result["points"]] == ["center", "corner"]
+    report = json.loads((tmp_path / "p" / "pooled" / "report.json").read_text())
+    for point in result["points"]:
+        key = f"bg_gap_position_{point['x']}"
+        assert point["bg_gap"]["mean"] == report["summary"][key]["mean"]
+        assert point["design"] == "pooled"
+    assert not (tmp_path / "p" / "position-center").exists()
+
+
+def test_sweep_point_flags_a_model_that_did_not_learn_the_object():
+    from texmnist.evaluate.sweep import _point
+
+    def entry(mean):
+        return {"mean": mean, "ci": [mean - 0.1, mean + 0.1], "n_seeds": 3, "values": [mean]}
+
+    low = _point(14, "scale=14", {"bg_gap": entry(0.3), "acc_no_background": entry(0.49)}, "x")
+    high = _point(28, "scale=28", {"bg_gap": entry(0.1), "acc_no_background": entry(0.5)}, "x")
+    assert low["interpretable"] is False and high["interpretable"] is True
+    assert low["bg_flip"] is None
+
+
+def test_sweep_needs_the_sizes_config(repo, tmp_path):
+    with pytest.raises(ConfigError, match="no 'sizes' config"):
+        run_sweep(repo, "scale", tmp_path / "s", **SWEEP_KWARGS)
+    assert not (tmp_path / "s").exists()
+
+
+def test_dfr_uses_the_validation_split(fake_sources, tmp_path):
     mnist, dtd = fake_sources
     repo = tmp_path / "repo"
     config = named_config("groups", mnist_dir=str(mnist), dtd_dir=str(dtd), validation_size=20)
     build(config, repo)  # the card declares the config for load_dataset
-    kwargs = dict(model="mlp", epochs=1, seeds=(0,), saliency_examples=4, progress=False)
-    result = run_sweep(repo, "scale", tmp_path / "sweep", **kwargs)
-    assert [p["x"] for p in result["points"]] == [14, 21, 28]
-    for name in ("sweep.md", "sweep.json", "sweep.png", "groups/report.json"):
-        assert (tmp_path / "sweep" / name).is_file()
-    report = run_report(repo, "groups", tmp_path / "dfr", **{**kwargs, "method": "dfr"})
+    kwargs = {**SWEEP_KWARGS, "seeds": (0,), "method": "dfr"}
+    report = run_report(repo, "groups", tmp_path / "dfr", **kwargs)
     assert report["runs"][0]["train_log"]["dfr_held_out"]["source"] == "validation"
+    assert "bg_gap_scale_14" in report["summary"]  # groups: per-scale keys from group names
 
 
 def test_core_modules_do_not_import_torch():
@@ -254,3 +318,16 @@ def test_core_modules_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_report_carries_counterfactual_metrics_and_heatmap(sizes_repo, tmp_path):
+    report = run_report(sizes_repo, "sizes", tmp_path / "r", **SWEEP_KWARGS)
+    summary = report["summary"]
+    for key in ("bg_flip", "cf_flip", "cf_consistent", "cf_attraction", "cf_acc_bg_0"):
+        assert summary[key]["n_seeds"] == 2 and summary[key]["ci_kind"] == "t over seeds"
+    matrix = report["runs"][0]["cf_attraction"]["matrix"]
+    assert len(matrix) == 10 and all(matrix[i][i] is None for i in range(10))
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "## Counterfactual backgrounds" in text and "| cf_attraction |" in text
+    assert "## Per digit scale (px)" in text and "| bg_gap_scale_14 |" in text
+    assert (tmp_path / "r" / "attraction.png").stat().st_size > 1000

@@ -239,7 +239,17 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--weight-decay", type=float, help="default: per method (see report)")
     p.add_argument("--max-train", type=int, help="train on the first N training examples")
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
-    p.add_argument("--sweep", choices=("rho", "scale"), help="BG-Gap across configs/scales")
+    p.add_argument(
+        "--sweep",
+        choices=("rho", "scale", "position"),
+        help="BG-Gap across the rho configs, or digit scales / positions of `sizes`",
+    )
+    p.add_argument(
+        "--design",
+        choices=("per-level", "pooled"),
+        default="per-level",
+        help="scale/position sweeps: one model per level (default) or one pooled model",
+    )
     p.add_argument("--saliency-examples", type=int, default=1000, help="per split (0: skip)")
     p.add_argument("--cache-dir", type=Path, help="keep decoded arrays here (memory-mapped)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -251,7 +261,8 @@ def cmd_evaluate(args) -> int:
 
     require("torch")
     require("matplotlib")
-    from .evaluate.report import REPORT_FILES, run_report, run_sweep
+    from .evaluate.report import REPORT_FILES, run_report
+    from .evaluate.sweep import run_sweep
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -266,7 +277,7 @@ def cmd_evaluate(args) -> int:
         saliency_examples=args.saliency_examples, progress=not args.no_progress,
     )  # fmt: skip
     if args.sweep:
-        run_sweep(args.data, args.sweep, args.out, **kwargs)
+        run_sweep(args.data, args.sweep, args.out, design=args.design, **kwargs)
         print(f"wrote the {args.sweep} sweep to {args.out} (sweep.md, sweep.json, sweep.png)")
         return 0
     run_report(args.data, args.config, args.out, **kwargs)

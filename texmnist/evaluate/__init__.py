@@ -55,7 +55,7 @@ _LAZY = {
     "topk_iou": "saliency",
     "background_share": "saliency",
     "run_report": "report",
-    "run_sweep": "report",
+    "run_sweep": "sweep",
 }
 
 

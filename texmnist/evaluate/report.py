@@ -12,8 +12,8 @@ import dataclasses
 import json
 import math
 import platform
-import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,11 @@ from .. import __version__, metrics
 from ..arrays import load_arrays, split_names
 from ..errors import ConfigError, OutputError
 from . import EvaluateError, require
+from .levels import LEVEL_METRICS, level_metrics
 from .models import build_model
 from .saliency import SALIENCY_SPLITS, saliency_maps, saliency_metrics
 from .train import TrainSettings, deterministic, metadata, predict_splits, train_model
 
-RHO_CONFIGS = {"default": 1.0, "rho-0.99": 0.99, "rho-0.9": 0.9, "uncorrelated": 0.1}
-SCALE_CONFIG = "groups"
 REPORT_FILES = ("report.json", "report.md", "accuracy.png", "saliency.png")
 BAR_SPLITS = (
     ("acc_test_correlated", "correlated"),
@@ -93,38 +92,6 @@ def versions() -> dict[str, str]:
 # -- one seed -------------------------------------------------------------------
 
 
-def scale_of(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """Each example's digit scale: the `group` name's suffix ("CeO-14" -> 14), else `scale`."""
-    if "group" in arrays:
-        groups = np.asarray(arrays["group"]).astype(str)
-        if all(re.fullmatch(r".*-\d+", g) for g in np.unique(groups)):
-            return np.array([int(g.rsplit("-", 1)[1]) for g in groups])
-    if "scale" in arrays:
-        return np.asarray(arrays["scale"])
-    return None
-
-
-def scale_gaps(
-    preds: Mapping[str, np.ndarray], data: Mapping[str, Mapping[str, np.ndarray]]
-) -> dict[str, Any]:
-    """`bg_gap_scale_<s>` (and `acc_test_random_scale_<s>`) for every digit scale s."""
-    if not all(s in preds for s in metrics.TEXTURED_TEST_SPLITS):
-        return {}
-    scales = {s: scale_of(data[s]) for s in metrics.TEXTURED_TEST_SPLITS}
-    if any(v is None for v in scales.values()):
-        return {}
-    out = {}
-    for value in np.unique(scales["test_correlated"]):
-        sel = {s: scales[s] == value for s in scales}
-        part = metrics.evaluate(
-            {s: preds[s][sel[s]] for s in sel},
-            {s: {k: v[sel[s]] for k, v in metadata(data[s]).items()} for s in sel},
-        )
-        out[f"bg_gap_scale_{int(value)}"] = part["bg_gap"]
-        out[f"acc_test_random_scale_{int(value)}"] = part["acc_test_random"]
-    return out
-
-
 def run_seed(
     data: Mapping[str, Mapping[str, np.ndarray]],
     model_name: str,
@@ -140,7 +107,7 @@ def run_seed(
     log = train_model(model, data["train"], settings=settings, validation=data.get("validation"))
     preds = predict_splits(model, data, device=settings.device)
     result = metrics.evaluate(preds, {s: metadata(data[s]) for s in preds})
-    result.update(scale_gaps(preds, data))
+    result.update(level_metrics(preds, data))
     if saliency_examples:
         result.update(
             saliency_metrics(model, data, max_examples=saliency_examples, device=settings.device)
@@ -207,7 +174,9 @@ def run_report(
     }  # fmt: skip
     (out / "report.json").write_text(json.dumps(_jsonable(report), indent=2) + "\n")
     (out / "report.md").write_text(report_markdown(report))
-    plot_accuracy(runs, out / "accuracy.png", title=f"{config}: {model} / {method}")
+    plot_accuracy(summary, out / "accuracy.png", title=f"{config}: {model} / {method}")
+    if "cf_attraction" in runs[0]:
+        plot_attraction(runs, out / "attraction.png", title=f"{config}: {model} / {method}")
     plot_saliency_examples(first_model, arrays, out / "saliency.png", device=device)
     return report
 
@@ -259,10 +228,24 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         "",
         metrics.format_table(summary),
     ]  # fmt: skip
-    scale_keys = sorted((k for k in summary if k.startswith("bg_gap_scale_")),
-                        key=lambda k: int(k.rsplit("_", 1)[1]))  # fmt: skip
-    if scale_keys:
-        lines += ["## BG-Gap per digit scale", "", metrics.format_table(summary, scale_keys)]
+    for kind, title in (("scale", "digit scale (px)"), ("position", "digit position")):
+        keys = level_keys(summary, kind)
+        if keys:
+            lines += [f"## Per {title}", "", metrics.format_table(summary, keys)]
+    if "cf_attraction" in summary:
+        cf_keys = [f"cf_acc_bg_{c}" for c in range(metrics.NUM_CLASSES)]
+        lines += [
+            "## Counterfactual backgrounds (`test_counterfactual`)",
+            "",
+            "Every digit on a photo of each of the ten categories. `cf_flip`: share of the nine "
+            "foreign backgrounds that change the digit's prediction; `cf_consistent`: share of "
+            "digits predicted alike on all ten; `cf_attraction`: mean over label ≠ category of "
+            "P(prediction = the category's digit). `attraction.png` draws the matrix; "
+            f"most attractive category (first seed): {_most_attractive(report)}. "
+            "Accuracy per background category:",
+            "",
+            metrics.format_table(summary, [k for k in cf_keys if k in summary]),
+        ]
     sal_keys = [f"{kind}_{m}_{split}" for kind in ("grad", "cam") for m in ("bg", "iou")
                 for split in SALIENCY_SPLITS]  # fmt: skip
     sal_keys = [k for k in sal_keys if k in summary]
@@ -272,12 +255,28 @@ def report_markdown(report: Mapping[str, Any]) -> str:
             "",
             "`grad` = input-gradient saliency, `cam` = Grad-CAM; `bg` = share of saliency mass "
             "on the background, `iou` = IoU of the top-k salient pixels (k = mask area) with "
-            "the mask. The CI column is a normal 95% interval of the first run's mean.",
+            "the mask. Intervals as above (t over seeds; one seed: normal over examples).",
             "",
             metrics.format_table(summary, sal_keys),
         ]
     lines += ["## Reading", "", reading(report), ""]
     return "\n".join(lines)
+
+
+def _most_attractive(report: Mapping[str, Any]) -> int:
+    return report["runs"][0]["cf_attraction"]["most_attractive"]
+
+
+def level_keys(summary: Mapping[str, Any], kind: str) -> list[str]:
+    """The summary's per-level keys of one kind (`bg_gap_scale_14`, ...), levels in order."""
+    found = {}
+    for key in summary:
+        for name in LEVEL_METRICS:
+            prefix = f"{name}_{kind}_"
+            if key.startswith(prefix):
+                level = key[len(prefix) :]
+                found[(int(level) if level.isdigit() else level, LEVEL_METRICS.index(name))] = key
+    return [found[k] for k in sorted(found, key=lambda k: (str(type(k[0])), k[0], k[1]))]
 
 
 def reading(report: Mapping[str, Any]) -> str:
@@ -304,6 +303,18 @@ def reading(report: Mapping[str, Any]) -> str:
         parts.append(
             f"The BG-Gap is {100 * gap['mean']:.1f} points (95% CI [{100 * lo:.1f}, "
             f"{100 * hi:.1f}], {gap['ci_kind']}); {verdict}."
+        )
+    if "bg_flip" in summary:
+        parts.append(
+            f"Of the digits it gets right on their own background, {_pct(mean('bg_flip'))} "
+            f"turn wrong on a foreign one."
+        )
+    if "cf_attraction" in summary:
+        parts.append(
+            f"Across all ten backgrounds, {_pct(mean('cf_flip'))} of foreign backgrounds change "
+            f"a digit's prediction, {_pct(mean('cf_consistent'))} of digits are predicted alike "
+            f"on all ten, and a foreign background pulls the prediction to its own digit "
+            f"{_pct(mean('cf_attraction'))} of the time."
         )
     if "bg_follow" in summary:
         parts.append(
@@ -338,25 +349,54 @@ def _pyplot():
     return plt
 
 
-def plot_accuracy(runs: Sequence[Mapping[str, Any]], path: Path, *, title: str = "") -> None:
-    """Bars: mean over seeds; dots: each seed; whiskers: the envelope of the seeds' 95% CIs."""
+def plot_accuracy(summary: Mapping[str, Any], path: Path, *, title: str = "") -> None:
+    """Bars: mean over seeds; dots: each seed; whiskers: the 95% interval of the mean."""
     plt = _pyplot()
-    keys = [(k, name) for k, name in BAR_SPLITS if all(k in r for r in runs)]
+    keys = [(k, name) for k, name in BAR_SPLITS if k in summary]
     fig, ax = plt.subplots(figsize=(1.4 * max(len(keys), 3) + 1, 3.6))
+    n_seeds = 1
     for i, (key, _) in enumerate(keys):
-        values = [r[key]["value"] for r in runs]
-        lo = min(r[key]["ci"][0] for r in runs)
-        hi = max(r[key]["ci"][1] for r in runs)
-        m = float(np.mean(values))
+        entry = summary[key]
+        m, (lo, hi) = entry["mean"], entry["ci"]
+        n_seeds = entry["n_seeds"]
         ax.bar(i, m, color="#4c72b0" if key != "acc_wg" else "#c44e52", alpha=0.8)
         ax.errorbar(i, m, yerr=[[m - lo], [hi - m]], color="black", capsize=4)
-        ax.scatter([i] * len(values), values, color="black", s=8, zorder=3)
+        ax.scatter([i] * len(entry["values"]), entry["values"], color="black", s=8, zorder=3)
     ax.axhline(0.1, color="gray", lw=0.8, ls="--", label="chance")
     ax.set_xticks(range(len(keys)), [name for _, name in keys])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy")
-    ax.set_title(f"{title} ({len(runs)} seeds; whiskers: 95% CIs of all seeds)", fontsize=9)
+    what = "95% t-interval over seeds" if n_seeds > 1 else "95% interval of the one run"
+    ax.set_title(f"{title} ({n_seeds} seeds; whiskers: {what})", fontsize=9)
     ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_attraction(runs: Sequence[Mapping[str, Any]], path: Path, *, title: str = "") -> None:
+    """Heatmap of P(prediction = c | background c, label y), mean over seeds."""
+    plt = _pyplot()
+    stack = np.array(
+        [[[np.nan if v is None else v for v in row] for row in r["cf_attraction"]["matrix"]]
+         for r in runs], dtype=float,
+    )  # fmt: skip
+    with warnings.catch_warnings():  # a cell no digit reached stays NaN (drawn blank)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        matrix = np.nanmean(stack, axis=0)
+    fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="magma")
+    for (y, c), v in np.ndenumerate(matrix):
+        if np.isfinite(v):
+            ax.text(c, y, f"{100 * v:.0f}", ha="center", va="center", fontsize=6,
+                    color="white" if v < 0.5 else "black")  # fmt: skip
+    ax.set_xticks(range(matrix.shape[1]))
+    ax.set_yticks(range(matrix.shape[0]))
+    ax.set_xlabel("background category c (its digit)")
+    ax.set_ylabel("true label y")
+    fig.colorbar(image, ax=ax, label="P(pred = c | bg c, y ≠ c)")
+    ax.set_title(f"{title}\nattraction, mean of {len(runs)} seeds (%; diagonal: own background)",
+                 fontsize=8)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -401,95 +441,6 @@ def plot_saliency_examples(model, data, path: Path, *, device: str | None = None
     if not rows:
         axes[0, 0].set_title("no correct or background-following examples", fontsize=8)
     fig.suptitle("test_random: correct vs. background-following predictions", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-# -- sweeps -------------------------------------------------------------------------
-
-
-def available_configs(data: str | Path) -> list[str]:
-    folder = Path(data)
-    if folder.is_dir():
-        from ..meta import read_metadata
-
-        meta = read_metadata(folder)
-        if meta is not None:
-            return list(meta["configs"])
-    import datasets
-
-    try:
-        return list(datasets.get_dataset_config_names(str(data)))
-    except Exception as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise EvaluateError(f"{data}: cannot list its configs: {text}") from e
-
-
-def run_sweep(data: str | Path, kind: str, out: str | Path, **kwargs: Any) -> dict[str, Any]:
-    """`rho`: one report per correlation config present; `scale`: the groups config by scale."""
-    require("matplotlib")
-    out = _report_dir(out)
-    have = available_configs(data)
-    if kind == "rho":
-        configs = [c for c in RHO_CONFIGS if c in have]
-        if not configs:
-            raise ConfigError(f"--sweep rho: {data} has none of {', '.join(RHO_CONFIGS)}")
-        points = []
-        for config in configs:
-            report = run_report(data, config, out / config, **kwargs)
-            points.append((RHO_CONFIGS[config], config, report["summary"]["bg_gap"]))
-        xlabel = "train correlation ρ"
-    elif kind == "scale":
-        if SCALE_CONFIG not in have:
-            raise ConfigError(f"--sweep scale: {data} has no {SCALE_CONFIG!r} config")
-        report = run_report(data, SCALE_CONFIG, out / SCALE_CONFIG, **kwargs)
-        summary = report["summary"]
-        keys = sorted((k for k in summary if k.startswith("bg_gap_scale_")),
-                      key=lambda k: int(k.rsplit("_", 1)[1]))  # fmt: skip
-        if not keys:
-            raise EvaluateError(f"--sweep scale: config {SCALE_CONFIG!r} has no digit scales")
-        points = [(int(k.rsplit("_", 1)[1]), k, summary[k]) for k in keys]
-        xlabel = "digit scale (px)"
-    else:
-        raise ConfigError(f"--sweep: unknown sweep {kind!r}; choose rho or scale")
-    table = _sweep_table(kind, points)
-    result = {
-        "sweep": kind,
-        "points": [{"x": x, "name": n, "bg_gap": s} for x, n, s in points],
-        "versions": versions(),
-    }
-    (out / "sweep.json").write_text(json.dumps(_jsonable(result), indent=2) + "\n")
-    (out / "sweep.md").write_text(f"# BG-Gap sweep over {kind}\n\n{table}")
-    _plot_sweep(points, out / "sweep.png", xlabel=xlabel, kind=kind)
-    return result
-
-
-def _sweep_table(kind: str, points) -> str:
-    lines = [
-        f"| {kind} | run | BG-Gap mean [95% CI over seeds] (%) | std (%) | seeds |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for x, name, s in points:
-        lines.append(
-            f"| {x} | {name} | {metrics.mean_ci_text(s)} | {100 * s['std']:.1f} | {s['n_seeds']} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _plot_sweep(points, path: Path, *, xlabel: str, kind: str) -> None:
-    plt = _pyplot()
-    xs = [p[0] for p in points]
-    means = np.array([p[2]["mean"] for p in points])
-    stds = np.array([p[2]["std"] for p in points])
-    fig, ax = plt.subplots(figsize=(4.8, 3.4))
-    ax.errorbar(xs, 100 * means, yerr=100 * stds, marker="o", capsize=4)
-    for x, _, s in points:
-        ax.scatter([x] * len(s["values"]), [100 * v for v in s["values"]], color="gray", s=8)
-    ax.axhline(0, color="gray", lw=0.8, ls="--")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("BG-Gap (points)")
-    ax.set_title(f"BG-Gap vs {kind} (mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
