@@ -18,10 +18,11 @@ import datasets
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from fakedata import fake_digits, write_idx
+from fakedata import fake_digits
 
 from texmnist import cli
 from texmnist.meta import read_metadata, table_fingerprint
+from texmnist.sources.idx import write_idx
 
 N_BIG_TRAIN, N_BIG_TEST = 20_000, 2_000  # a couple of seconds of generation
 PROGRESS = re.compile(r"\[\d+:\d\d")  # a tqdm bar shows its elapsed time as "[mm:ss"

@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 from conftest import N_TEST, N_TRAIN, PER_CATEGORY
 from datasets.exceptions import DatasetGenerationError
-from fakedata import write_idx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -41,6 +40,7 @@ from texmnist.meta import read_metadata
 from texmnist.recipe import BACKGROUND_ONLY, PLAIN, TEXTURED, SplitPlan
 from texmnist.render import render
 from texmnist.sources import DTD_CATEGORIES, MNIST, fallback_is_test
+from texmnist.sources.idx import write_idx
 from texmnist.textures import load_photo
 
 # A tqdm bar line always shows its elapsed time as "[mm:ss".

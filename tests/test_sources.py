@@ -9,14 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakedata import (
-    FIRST_TEN,
-    fake_digits,
-    idx_bytes,
-    make_fake_dtd,
-    make_fake_mnist,
-    write_idx,
-)
+from fakedata import FIRST_TEN, fake_digits, make_fake_dtd, make_fake_mnist
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -41,6 +34,7 @@ from texmnist.sources import (
     read_idx,
     resolve_dtd,
 )
+from texmnist.sources.idx import idx_bytes, write_idx
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

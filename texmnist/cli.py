@@ -38,6 +38,12 @@ def _add_build(sub) -> None:
     p.add_argument("--max-test", type=int, help="use only the first N test digits")
     p.add_argument("--validation-size", type=int, help="digits held out for validation")
     p.add_argument("--background-only", action="store_true", default=None, help="add the split")
+    p.add_argument(
+        "--counterfactual", action="store_true", help="add test_counterfactual (named: on)"
+    )
+    p.add_argument(
+        "--counterfactual-size", type=int, help="digits in test_counterfactual (default 2000)"
+    )
     p.set_defaults(func=cmd_build)
 
 
@@ -83,6 +89,7 @@ def cmd_build(args) -> int:
         max_test=args.max_test,
         validation_size=args.validation_size,
         background_only=args.background_only,
+        counterfactual_size=_counterfactual_size(args),
     )
     result = build(
         config, args.out, overwrite=args.overwrite, num_proc=args.num_proc, command=_command()
@@ -91,6 +98,15 @@ def cmd_build(args) -> int:
     print(f"built {result.config} into {result.out}: {sizes}")
     print(f"fingerprint {result.fingerprint}")
     return 0
+
+
+def _counterfactual_size(args) -> int | None:
+    """--counterfactual-size N, or --counterfactual for the named configs' 2,000 digits."""
+    from .config import EXTRA_SPLITS
+
+    if args.counterfactual_size is not None:
+        return args.counterfactual_size
+    return EXTRA_SPLITS["counterfactual_size"] if args.counterfactual else None
 
 
 def cmd_preview(args) -> int:

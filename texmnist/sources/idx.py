@@ -77,3 +77,22 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int | None = None) ->
         )
     # copy(): frombuffer on bytes is read-only, which surprises callers (torch warns).
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of a uint8 array: magic 0x0000 08 <ndim>, big-endian dims, data."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, _IDX_UBYTE, array.ndim])
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, gz: bool = True) -> Path:
+    """Write ``array`` as an IDX file (magic 2051 for 3-D, 2049 for 1-D); gzip if ``gz``."""
+    path = Path(path)
+    data = idx_bytes(array)
+    if gz:
+        data = gzip.compress(data, mtime=0)  # mtime=0: byte-identical output
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
