@@ -266,9 +266,9 @@ REPORT = """# Evaluation of cnn
 
 Some words.
 
-| metric | mean ± std (%) | 95% CI, first run (%) | seeds |
+| metric | mean [95% CI] (%) | std (%) | seeds |
 | --- | --- | --- | --- |
-| acc_test_random | 61.0 ± 1.0 | [58.0, 64.0] | 3 |
+| acc_test_random | 61.0 [58.5, 63.5] | 1.0 | 3 |
 
 trailing note
 """
@@ -280,10 +280,11 @@ def test_card_takes_baselines_from_an_evaluation_report(copy_two):
     (copy_two / "reports" / "rgb" / "report.md").write_text(REPORT.replace("61.0", "42.0"))
     body = cardmod.render_card(copy_two).split("\n---\n", 1)[1]
     section = body.split("## Baseline results", 1)[1].split("\n## ", 1)[0]
-    assert "| acc_test_random | 61.0 ± 1.0 |" in section
+    assert "| acc_test_random | 61.0 [58.5, 63.5] |" in section
+    assert "95% Student-t interval" in section
     assert "### Evaluation of cnn\n" in section
     assert "### `rgb`: Evaluation of cnn" in section
-    assert "| acc_test_random | 42.0 ± 1.0 |" in section
+    assert "| acc_test_random | 42.0 [58.5, 63.5] |" in section
     assert "Some words" not in section and "trailing note" not in section
 
 

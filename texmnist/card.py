@@ -342,8 +342,8 @@ def _baselines(folder: Path, configs: list[str]) -> str:
     if not parts:
         return ""
     intro = (
-        "Measured with `texmnist evaluate`: mean ± std over seeds, in percent, with the "
-        "first run's 95% interval."
+        "Measured with `texmnist evaluate`, in percent: the mean over seeds with its 95% "
+        "Student-t interval (with one seed, that run's own interval)."
     )
     return "## Baseline results\n\n" + intro + "\n\n" + "\n\n".join(parts)
 
