@@ -28,8 +28,7 @@ Endpoints (method, route: the client call that needs it):
     POST /api/{type}s/{repo}/commit/{rev}               HfApi.create_commit (NDJSON)
     GET  /api/{type}s/{repo}[/revision/{rev}]           HfApi.repo_info / dataset_info
     GET  /api/{type}s/{repo}/tree/{rev}[/{path}]        HfApi.list_repo_tree, HfFileSystem.ls
-    POST /api/{type}s/{repo}/paths-info/{rev}           HfApi.get_paths_info, HfFileSystem.info
-    GET  /api/{type}s/{repo}/refs                       HfApi.list_repo_refs
+    POST /api/{type}s/{repo}/paths-info/{rev}           HfFileSystem.info(refresh=True)
     HEAD /{type}s/{repo}/resolve/{rev}/{path}           hf_hub_download (file metadata)
     GET  /{type}s/{repo}/resolve/{rev}/{path}           hf_hub_download, HfFileSystem reads
                                                         (honours Range: bytes=a-b)
@@ -44,6 +43,7 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
@@ -130,19 +130,19 @@ class HubDouble:
         self.requests: list[tuple[str, str]] = []
         self.unknown: list[str] = []
         self.authorizations: set[str] = set()
-        self.bytes_served = 0  # body bytes of resolve GETs: what a reader downloaded
+        self.served: list[tuple[str, int]] = []  # (path, body bytes) of each resolve GET
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> HubDouble:
+    def start(self, port: int = 0) -> HubDouble:
         double = self
 
         class Handler(_Handler):
             hub = double
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -156,6 +156,18 @@ class HubDouble:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def seed(self, repo_id: str, folder: Path, repo_type: str = "dataset") -> None:
+        """Create `repo_id` holding the files of `folder` (no HTTP: for benchmarks)."""
+        with self.lock:
+            repo = Repo(repo_type, repo_id, private=False)
+            files = {
+                p.relative_to(folder).as_posix(): Blob(p.read_bytes(), p.suffix in LFS_SUFFIXES)
+                for p in sorted(folder.rglob("*"))
+                if p.is_file()
+            }
+            repo.commit("main", None, "seed", files)
+            self.repos[(repo_type, repo_id)] = repo
 
     # -- what tests read -------------------------------------------------------------
 
@@ -190,7 +202,6 @@ ROUTES = [
     ("GET", rf"/api/{REPO}(?:/revision/(?P<rev>[^/]+))?", "repo_info"),
     ("GET", rf"/api/{REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", "tree"),
     ("POST", rf"/api/{REPO}/paths-info/(?P<rev>[^/]+)", "paths_info"),
-    ("GET", rf"/api/{REPO}/refs", "list_refs"),
     ("HEAD", rf"/{REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
     ("GET", rf"/{REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
 ]
@@ -484,20 +495,6 @@ class _Handler(BaseHTTPRequestHandler):
                 out.append({"type": "directory", "oid": tree, "size": 0, "path": path})
         self._json(out)
 
-    def list_refs(self, type: str, repo: str) -> None:
-        found = self._repo(type, repo)
-
-        def ref(name: str) -> dict:
-            return {"name": name, "ref": f"refs/heads/{name}", "targetCommit": found.refs[name]}
-
-        branches = [ref(n) for n in sorted(found.refs) if not n.startswith("refs/")]
-        prs = [
-            {"name": n, "ref": n, "targetCommit": found.refs[n]}
-            for n in sorted(found.refs)
-            if n.startswith("refs/pr/")
-        ]
-        self._json({"branches": branches, "converts": [], "tags": [], "pullRequests": prs})
-
     def resolve(self, type: str, repo: str, rev: str, path: str) -> None:
         found = self._repo(type, repo)
         commit = self._commit(found, rev)
@@ -529,5 +526,5 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             data, status = data[start : end + 1], 206
         if self.command == "GET":
-            self.hub.bytes_served += len(data)
+            self.hub.served.append((path, len(data)))
         self._send(status, data, headers)

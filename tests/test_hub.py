@@ -76,7 +76,6 @@ def env(hub, tmp_path_factory) -> dict[str, str]:
         HF_HUB_DISABLE_XET="1",
         HF_HOME=str(tmp_path_factory.mktemp("hf-home")),
         HF_TOKEN=TOKEN,
-        HF_HUB_DISABLE_TELEMETRY="1",
         NO_PROXY="127.0.0.1",
         no_proxy="127.0.0.1",
     )
@@ -264,6 +263,30 @@ def test_load_dataset_by_repo_id_equals_the_folder(pushed, hub, folder, env, tmp
     # Streaming read the rho-0.9 train shard from the double, by range or whole.
     assert any("/resolve/" in p and p.endswith("rho-0.9/train-00000-of-00001.parquet")
                for _, p in hub.requests)  # fmt: skip
+
+
+def test_file_system_reads_ranges_and_paths_info(pushed, folder, env):
+    """What the bench and the viewer rely on: exact byte ranges, and sizes from paths-info."""
+    path = "data/test_random-00000-of-00001.parquet"
+    local = (folder / path).read_bytes()
+    result = python(
+        env,
+        f"""
+        from huggingface_hub import HfFileSystem
+        fs = HfFileSystem()
+        name = "datasets/{REPO}/{path}"
+        print(fs.info(name, refresh=True)["size"])
+        with fs.open(name, block_size=1024, cache_type="none") as f:
+            f.seek(1000)
+            print(f.read(300).hex())
+            f.seek(-8, 2)
+            print(f.read().hex())
+        """,
+    )
+    size, middle, tail = result.stdout.split()
+    assert int(size) == len(local)
+    assert bytes.fromhex(middle) == local[1000:1300]
+    assert bytes.fromhex(tail) == local[-8:] and local.endswith(b"PAR1")
 
 
 # -- evaluate, branches, pull requests, re-push ----------------------------------------
