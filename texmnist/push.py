@@ -4,7 +4,9 @@ Only the dataset leaves the machine: README.md (re-rendered with the real repo
 id), texmnist.json, the Parquet files texmnist.json lists and `images/*.png`.
 They are staged (hard links) in a temporary folder that holds nothing else, and
 `upload_folder` is also given the matching `allow_patterns`, so a stray `.env`,
-token or cache file in the folder is never sent.
+token or cache file in the folder is never sent. The same commit deletes the remote
+Parquet files and previews that the push does not upload (`delete_patterns`), so a
+rebuilt config leaves no stale shard behind.
 
 The token comes from `HF_TOKEN` or the huggingface_hub login. It is never
 printed or logged: every error is re-raised as one `PublishError` line with any
@@ -49,6 +51,15 @@ class PushPlan:
     readme: str = dataclasses.field(repr=False, default="")
 
     @property
+    def delete_patterns(self) -> list[str]:
+        """Remote files to delete unless this push uploads them: stale shards and previews.
+
+        A rebuild can drop a split or change the number of shards; the old files would stay
+        on the Hub, listed by no card. README.md and texmnist.json are always replaced.
+        """
+        return [p for p in self.allow_patterns if p not in (CARD_FILE, META_FILE)]
+
+    @property
     def total_bytes(self) -> int:
         return sum(size for _, size in self.files)
 
@@ -62,6 +73,8 @@ class PushPlan:
             f"pull request: {'yes' if self.create_pr else 'no'}",
             f"message:      {self.message}",
             f"files:        {len(self.files)}, {_human(self.total_bytes)}",
+            f"deletes:      remote files matching {', '.join(self.delete_patterns)} "
+            "that this push does not upload",
         ]
         width = max(len(f"{s:,}") for _, s in self.files)
         lines += [f"  {size:>{width},}  {path}" for path, size in self.files]
@@ -262,6 +275,7 @@ def _upload(plan: PushPlan, api) -> PushResult:
             create_pr=plan.create_pr,
             commit_message=plan.message,
             allow_patterns=plan.allow_patterns,
+            delete_patterns=plan.delete_patterns,
         )
     return PushResult(
         plan, getattr(info, "commit_url", None), getattr(info, "pr_url", None) or None

@@ -29,6 +29,9 @@ from .meta import META_FILE, config_fingerprint, read_metadata, table_fingerprin
 SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 MAX_FILE_BYTES = 500 * 10**6  # the Hub's limit per Parquet shard
 MAX_ROW_GROUP_BYTES = 100 * 10**6  # uncompressed, for the dataset viewer
+# Rows per row group in files with image columns: the viewer pages 100 rows and reads whole
+# row groups, and streaming yields nothing before the first group is fetched.
+MAX_IMAGE_ROW_GROUP_ROWS = 100
 IMAGE_COLUMNS = ("image", "mask")
 CARD_FILE = "README.md"
 
@@ -130,16 +133,7 @@ def _parquet_files(folder: Path, meta: dict) -> list[Problem]:
             problems.append(
                 Problem(str(path), f"{size:,} bytes, over the Hub's {MAX_FILE_BYTES:,} per shard")
             )
-        for i in range(md.num_row_groups):
-            n = md.row_group(i).total_byte_size
-            if n > MAX_ROW_GROUP_BYTES:
-                problems.append(
-                    Problem(
-                        str(path),
-                        f"row group {i} is {n:,} bytes uncompressed, over "
-                        f"{MAX_ROW_GROUP_BYTES:,}; write smaller row groups",
-                    )
-                )
+        problems += _row_groups(path, md, has_images=any(map(_is_image_struct, schema.types)))
         problems += _image_columns_in_parquet(path, schema)
     for name, c in meta["configs"].items():
         for split, s in c["splits"].items():
@@ -151,6 +145,30 @@ def _parquet_files(folder: Path, meta: dict) -> list[Problem]:
                         f"Parquet holds {n:,} rows, texmnist.json says {s['num_examples']:,}",
                     )
                 )
+    return problems
+
+
+def _row_groups(path: Path, md: pq.FileMetaData, has_images: bool) -> list[Problem]:
+    """Row groups within the viewer's byte limit and, with images, its 100-row page."""
+    problems = []
+    for i in range(md.num_row_groups):
+        group = md.row_group(i)
+        if group.total_byte_size > MAX_ROW_GROUP_BYTES:
+            problems.append(
+                Problem(
+                    str(path),
+                    f"row group {i} is {group.total_byte_size:,} bytes uncompressed, over "
+                    f"{MAX_ROW_GROUP_BYTES:,}; write smaller row groups",
+                )
+            )
+        if has_images and group.num_rows > MAX_IMAGE_ROW_GROUP_ROWS:
+            problems.append(
+                Problem(
+                    str(path),
+                    f"row group {i} holds {group.num_rows:,} rows of images, over "
+                    f"{MAX_IMAGE_ROW_GROUP_ROWS}; rebuild the config with this texmnist",
+                )
+            )
     return problems
 
 
