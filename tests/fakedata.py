@@ -6,35 +6,16 @@ writes byte-identical files.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from texmnist.idx import write_idx
 from texmnist.sources import DIGIT_SOURCES, DTD_CATEGORIES, fallback_is_test
 
 FIRST_TEN = DTD_CATEGORIES[:10]
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """The IDX encoding of a uint8 array: magic 0x0000 08 <ndim>, big-endian dims, data."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim])
-    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.tobytes()
-
-
-def write_idx(path: str | Path, array: np.ndarray, *, gz: bool) -> Path:
-    """Write ``array`` as an IDX file (magic 2051 for 3-D, 2049 for 1-D); gzip if ``gz``."""
-    path = Path(path)
-    data = idx_bytes(array)
-    if gz:
-        data = gzip.compress(data, mtime=0)  # mtime=0: byte-identical output
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def fake_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
