@@ -284,6 +284,8 @@ def plot_matrix(matrix: Mapping[str, Any], path: Path) -> None:
         ax.set_xticks(range(len(configs)), configs)
         ax.set_ylabel(ylabel)
         ax.axhline(0 if key == "bg_gap" else 10, color="gray", lw=0.8, ls="--")
+        if key != "bg_gap":
+            ax.set_ylim(0, 100)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_title("worst group (higher is better; dashed: chance)", fontsize=9)
     axes[1].set_title("BG-Gap (0 = no background reliance)", fontsize=9)
