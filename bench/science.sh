@@ -14,6 +14,8 @@ dtd="$shared/dtd"
 common=(--model cnn --seeds 0,1,2 --cache-dir cache --no-progress)
 
 stamp() { printf '%s %s\n' "$(date +%s)" "$1" >> times.log; }
+# A step whose results are already there is skipped, so an interrupted run resumes.
+done_() { [ -f "$1/sweep.json" ] || [ -f "$1/report.json" ]; }
 
 if [ ! -d mnist-repo ]; then
   python "$here/disjoint_mnist.py" mnist-8k2k --mnist-dir "$shared/mnist"
@@ -32,17 +34,17 @@ fi
 
 stamp "start (a) rho"
 # (a) BG-Gap against rho; (d) the counterfactual metrics come with default's report
-texmnist evaluate mnist-repo --sweep rho --epochs 5 --saliency-examples 500 "${common[@]}" --out a-rho
+done_ a-rho || texmnist evaluate mnist-repo --sweep rho --epochs 5 --saliency-examples 500 "${common[@]}" --out a-rho
 stamp "start (b) scale"
 # (b) against digit scale, one model per scale (sizes: 56 px canvas, scale x position uniform)
-texmnist evaluate mnist-repo --sweep scale --design per-level --epochs 5 --saliency-examples 0 \
+done_ b-scale || texmnist evaluate mnist-repo --sweep scale --design per-level --epochs 5 --saliency-examples 0 \
   "${common[@]}" --out b-scale
 stamp "start (c) position"
 # (c) against position, one model per position
-texmnist evaluate mnist-repo --sweep position --design per-level --epochs 5 \
+done_ c-position || texmnist evaluate mnist-repo --sweep position --design per-level --epochs 5 \
   --saliency-examples 0 "${common[@]}" --out c-position
 stamp "start (e) fashion"
 # (e) Fashion-MNIST against MNIST `default` (a): same 7,000 training images, same rule
-texmnist evaluate fashion-repo --config fashion --max-train 7000 --epochs 5 \
+done_ e-fashion || texmnist evaluate fashion-repo --config fashion --max-train 7000 --epochs 5 \
   --saliency-examples 500 "${common[@]}" --out e-fashion
 stamp "done"

@@ -35,6 +35,7 @@ TAGS = [
 ]
 REPORT_FILE = "report.md"
 REPORTS_DIR = "reports"
+MATRIX_FILE = "matrix.md"  # `texmnist evaluate --configs ... --methods ... --out DIR/reports`
 
 # Options whose values are the user's own paths: the card shows placeholders.
 PATH_OPTIONS = {"--mnist-dir": "MNIST_DIR", "--dtd-dir": "DTD_DIR", "--out": "OUT_DIR"}
@@ -329,23 +330,41 @@ def _report_heading(text: str, name: str | None) -> str:
     return "\n".join([f"### {title}", "", *settings]).rstrip()
 
 
+def _read_report(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise OutputError(f"{path}: unreadable evaluation report ({e})") from e
+
+
+def _matrix_section(folder: Path) -> str:
+    """DIR/reports/matrix.md below its own heading: its settings, hardware and table."""
+    path = folder / REPORTS_DIR / MATRIX_FILE
+    if not path.is_file():
+        return ""
+    text = _read_report(path).strip()
+    title, _, body = text.partition("\n") if text.startswith("#") else ("", "", text)
+    heading = title.lstrip("# ").strip() or "Every method on every config"
+    return f"### {heading}\n\n{body.strip()}"
+
+
 def _baselines(folder: Path, configs: list[str]) -> str:
-    """The evaluation reports' tables when there are any; else nothing at all."""
+    """The method matrix and the evaluation reports' tables when there are any; else nothing."""
     parts = []
+    matrix = _matrix_section(folder)
     for name, path in report_paths(folder, configs):
-        try:
-            tables = _report_tables(path.read_text())
-        except (OSError, UnicodeDecodeError) as e:
-            raise OutputError(f"{path}: unreadable evaluation report ({e})") from e
+        text = _read_report(path)
+        tables = _report_tables(text)
         if tables:
-            parts.append("\n\n".join([_report_heading(path.read_text(), name), *tables]))
-    if not parts:
+            parts.append("\n\n".join([_report_heading(text, name), *tables]))
+    if not parts and not matrix:
         return ""
     intro = (
         "Measured with `texmnist evaluate`, in percent: the mean over seeds with its 95% "
         "Student-t interval (with one seed, that run's own interval)."
     )
-    return "## Baseline results\n\n" + intro + "\n\n" + "\n\n".join(parts)
+    sections = ([matrix] if matrix else []) + ([intro, *parts] if parts else [])
+    return "## Baseline results\n\n" + "\n\n".join(sections)
 
 
 # -- the card ---------------------------------------------------------------------

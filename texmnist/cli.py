@@ -246,10 +246,14 @@ def _add_evaluate(sub) -> None:
     p.add_argument("data", help="dataset folder or Hugging Face Hub repo id")
     p.add_argument("--config", default="default", help="config to train and test on")
     p.add_argument("--model", default="cnn", help="mlp, cnn or resnet")
-    p.add_argument("--method", default="erm", help="erm, balanced, groupdro or dfr")
+    p.add_argument(
+        "--method", default="erm", help="erm, balanced, groupdro, dfr, jtt, bg-adversarial, rrr"
+    )
+    p.add_argument("--configs", help="matrix: comma-separated configs, or all")
+    p.add_argument("--methods", help="matrix: comma-separated methods, or all")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each")
-    p.add_argument("--out", required=True, type=Path, help="report folder")
+    p.add_argument("--out", required=True, type=Path, help="report (or matrix) folder")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
     p.add_argument("--weight-decay", type=float, help="default: per method (see report)")
@@ -292,6 +296,18 @@ def cmd_evaluate(args) -> int:
         weight_decay=args.weight_decay, cache_dir=args.cache_dir,
         saliency_examples=args.saliency_examples, progress=not args.no_progress,
     )  # fmt: skip
+    if args.configs or args.methods:
+        if args.sweep:
+            raise ConfigError("--sweep: not with --configs/--methods (the matrix); use one")
+        from .evaluate.matrix import MATRIX_FILES, run_matrix
+
+        del kwargs["method"]
+        run_matrix(
+            args.data, args.out, configs=args.configs or args.config,
+            methods=args.methods or args.method, **kwargs,
+        )  # fmt: skip
+        print(f"wrote {', '.join(MATRIX_FILES)} and one report per cell to {args.out}")
+        return 0
     if args.sweep:
         run_sweep(args.data, args.sweep, args.out, design=args.design, **kwargs)
         print(f"wrote the {args.sweep} sweep to {args.out} (sweep.md, sweep.json, sweep.png)")

@@ -1,4 +1,4 @@
-"""Seeded, deterministic training (ERM and three mitigation baselines) and evaluation.
+"""Seeded, deterministic training (ERM and six mitigation baselines) and evaluation.
 
 Data come as the array dicts of :mod:`texmnist.arrays`; each split's images become one
 uint8 tensor once, and batches are sliced from it and scaled to [0, 1] floats.
@@ -15,6 +15,21 @@ Methods:
   logistic regression on group-balanced subsets of held-out data (the validation split, else
   a held-out share of train that the base model never sees), C tuned on worst-group accuracy
   across two halves, weights averaged over several balanced subsets.
+- ``jtt``: Liu et al. 2021 (Just Train Twice): an identification model trained T epochs by
+  ERM; its misclassified training examples are upsampled lambda_up times (repeated in the
+  epoch's shuffled list, as in their code) and the final model is retrained from the same
+  initial weights. (T, lambda_up) is picked from a small grid on worst-group accuracy of the
+  validation split (else a held-out share of train, as for ``dfr``). An epoch is n draws
+  from the upsampled list, so every method sees the same number of examples per epoch.
+- ``bg-adversarial``: DANN-style removal of the background category (the ``texture`` column)
+  from the penultimate features (the input of the last linear layer): an MLP head predicts
+  the texture through a gradient-reversal layer, weight ``lambda * (2 / (1 + exp(-10 p)) -
+  1)`` at training progress p (Ganin et al. 2016's ramp). An adversarial estimate of the
+  feature/background mutual-information penalty of D3S. It removes what the head can detect
+  about the texture, so at rho = 1 (texture = label) it fights the label itself.
+- ``rrr``: Ross et al. 2017 (Right for the Right Reasons): cross-entropy plus ``lambda *
+  mean_n sum_pixels ((1 - mask) * d sum_k log softmax_k / dx)^2`` with the split's exact
+  digit ``mask`` (double backpropagation).
 
 Groups are the ``group`` column when present, else label x texture.
 """
@@ -22,11 +37,12 @@ Groups are the ``group`` column when present, else label x texture.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,12 +56,16 @@ from ..splits import NONE_TEXTURE
 from . import EvaluateError
 from .models import last_linear
 
-METHODS = ("erm", "balanced", "groupdro", "dfr")
+METHODS = ("erm", "balanced", "groupdro", "dfr", "jtt", "bg-adversarial", "rrr")
 # Sagawa et al. found strong L2 (lambda = 0.1 to 1 with SGD at lr 1e-5) necessary for group
 # DRO. We train with AdamW at lr 1e-3, whose decoupled decay shrinks weights by lr * wd per
 # step; wd = 1e-3 gives their per-step shrinkage (1e-5 * 0.1 = 1e-6). The others use none.
-DEFAULT_WEIGHT_DECAY = {"erm": 0.0, "balanced": 0.0, "groupdro": 1e-3, "dfr": 0.0}
+DEFAULT_WEIGHT_DECAY = {m: 1e-3 if m == "groupdro" else 0.0 for m in METHODS}
 DFR_C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)  # the grid of the DFR paper
+# JTT's grid, small because every point retrains a model: the paper's T is a small share of
+# training (1-2 epochs of 2+ here) and its lambda_up spans 5 to 100 (Waterbirds: 100).
+JTT_EPOCHS_GRID = (1, 2)
+JTT_UPWEIGHT_GRID = (5, 20, 50)
 
 
 @dataclasses.dataclass
@@ -64,6 +84,11 @@ class TrainSettings:
     dfr_c_grid: tuple[float, ...] = DFR_C_GRID
     dfr_num_retrains: int = 10
     dfr_iterations: int = 300
+    jtt_epochs_grid: tuple[int, ...] = JTT_EPOCHS_GRID
+    jtt_upweight_grid: tuple[int, ...] = JTT_UPWEIGHT_GRID
+    adversary_weight: float = 1.0  # lambda, the GRL scale at the end of the ramp
+    adversary_hidden: int = 128
+    rrr_weight: float = 10.0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -76,6 +101,13 @@ class TrainSettings:
                 raise EvaluateError(f"--{name.replace('_', '-')}: must be >= 1")
         if not 0 < self.dfr_holdout < 1:
             raise EvaluateError(f"dfr_holdout: must be in (0, 1), got {self.dfr_holdout}")
+        grids = {
+            "jtt_epochs_grid": self.jtt_epochs_grid,
+            "jtt_upweight_grid": self.jtt_upweight_grid,
+        }
+        for name, grid in grids.items():
+            if not grid or min(grid) < 1 or any(int(v) != v for v in grid):
+                raise EvaluateError(f"{name}: needs integers >= 1, got {list(grid)}")
 
     @property
     def resolved_weight_decay(self) -> float:
@@ -90,7 +122,7 @@ class TrainSettings:
             "optimizer": "AdamW",
             "lr": self.lr,
             "weight_decay": self.resolved_weight_decay,
-            "sampling": "shuffle" if self.method in ("erm", "dfr") else "group-balanced",
+            "sampling": SAMPLING.get(self.method, "shuffle"),
         }
         if self.method == "groupdro":
             out.update(groupdro_eta=self.groupdro_eta, generalization_adjustment=0.0)
@@ -104,7 +136,38 @@ class TrainSettings:
                 dfr_solver=f"FISTA proximal gradient, {self.dfr_iterations} iterations",
                 dfr_features="standardised inputs of the last linear layer",
             )
+        if self.method == "jtt":
+            out.update(
+                jtt_epochs_grid=list(self.jtt_epochs_grid),
+                jtt_upweight_grid=list(self.jtt_upweight_grid),
+                jtt_selection="worst-group accuracy on the validation split, else on a held-out "
+                f"{self.dfr_holdout:.0%} of train",
+                jtt_identification="ERM from the same initial weights, errors on the train part",
+                jtt_final="retrained from the initial weights; an epoch is n draws from the "
+                "upsampled list",
+            )
+        if self.method == "bg-adversarial":
+            out.update(
+                adversary_target="texture column (background category)",
+                adversary_head=f"MLP {self.adversary_hidden} hidden ReLU units on the inputs of "
+                "the last linear layer",
+                adversary_weight=self.adversary_weight,
+                adversary_schedule="lambda * (2 / (1 + exp(-10 p)) - 1), p = share of steps done",
+            )
+        if self.method == "rrr":
+            out.update(
+                rrr_weight=self.rrr_weight,
+                rrr_penalty="mean over examples of sum over background pixels of "
+                "(d sum_k log softmax_k / dx)^2, pixels in [0, 1]",
+            )
         return out
+
+
+SAMPLING = {
+    "balanced": "group-balanced",
+    "groupdro": "group-balanced",
+    "jtt": "shuffle; final model: errors of the identification model upsampled lambda_up times",
+}
 
 
 # -- tensors, devices, determinism --------------------------------------------
@@ -182,7 +245,7 @@ def train_model(
     validation: Mapping[str, np.ndarray] | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """Train `model` in place on `train` arrays; returns a log (losses, times, DFR facts).
+    """Train `model` in place on `train` arrays; returns a log (losses, times, method facts).
 
     Seeds torch with ``settings.seed`` for the data order (the model's initial weights are
     the caller's: build it under :func:`deterministic` for reproducible runs).
@@ -193,11 +256,16 @@ def train_model(
     log: dict[str, Any] = {"device": str(device)}
     start, cpu_start = time.perf_counter(), time.process_time()
     base, held_out = train, None
-    if settings.method == "dfr":
-        base, held_out, log["dfr_held_out"] = _dfr_split(train, validation, settings)
+    if settings.method in ("dfr", "jtt"):
+        base, held_out, info = held_out_split(train, validation, settings)
+        log[f"{settings.method}_held_out"] = info
     with deterministic(settings.seed):
-        log["epoch_loss"] = _fit(model, base, settings, device)
-        if held_out is not None:
+        if settings.method == "jtt":
+            log["jtt"] = _jtt(model, base, held_out, settings, device)
+            log["epoch_loss"] = log["jtt"].pop("epoch_loss")
+        else:
+            log["epoch_loss"] = _fit(model, base, settings, device)
+        if settings.method == "dfr":
             log["dfr"] = refit_last_layer(model, held_out, settings, device)
     log["train_seconds"] = time.perf_counter() - start
     log["train_cpu_seconds"] = time.process_time() - cpu_start
@@ -206,8 +274,21 @@ def train_model(
 
 
 def _fit(
-    model: nn.Module, train: Mapping[str, np.ndarray], s: TrainSettings, device: torch.device
+    model: nn.Module,
+    train: Mapping[str, np.ndarray],
+    s: TrainSettings,
+    device: torch.device,
+    *,
+    epochs: int | None = None,
+    repeats: np.ndarray | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
 ) -> list[float]:
+    """Train for `epochs` (default ``s.epochs``) epochs of n examples; per-epoch mean CE.
+
+    `repeats` (JTT) gives each example's number of copies in the shuffled list an epoch
+    draws its n examples from; `on_epoch_end(epoch)` is called after each epoch.
+    """
+    epochs = s.epochs if epochs is None else epochs
     images = image_tensor(train["image"])
     labels = torch.from_numpy(np.array(train["label"], dtype=np.int64))
     n = len(labels)
@@ -216,39 +297,60 @@ def _fit(
     groups = torch.from_numpy(group_ids(train)[0]) if grouped else None
     n_groups = int(groups.max()) + 1 if groups is not None else 0
     weights = None
-    if s.method in ("balanced", "groupdro"):
+    if grouped:
         counts = torch.bincount(groups, minlength=n_groups).double()
         weights = (1.0 / counts)[groups]
+    upsampled = None
+    if repeats is not None:
+        upsampled = torch.from_numpy(np.repeat(np.arange(n), np.asarray(repeats, dtype=np.int64)))
     q = torch.full((n_groups,), 1.0 / max(n_groups, 1), device=device)
-    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.resolved_weight_decay)
-    losses = []
-    for epoch in range(s.epochs):
-        if weights is None:
-            order = torch.randperm(n, generator=gen)
-        else:
+    adversary = _Adversary(model, train, s, device) if s.method == "bg-adversarial" else None
+    background = _background(train) if s.method == "rrr" else None
+    params = [*model.parameters(), *(adversary.parameters() if adversary else [])]
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.resolved_weight_decay)
+    steps = epochs * math.ceil(n / s.batch_size)
+    losses, step = [], 0
+    for epoch in range(epochs):
+        if weights is not None:
             order = torch.multinomial(weights, n, replacement=True, generator=gen)
+        elif upsampled is not None:
+            order = upsampled[torch.randperm(len(upsampled), generator=gen)[:n]]
+        else:
+            order = torch.randperm(n, generator=gen)
         model.train()
         total, seen = 0.0, 0
         batches = range(0, n, s.batch_size)
         bar = tqdm(
-            batches, desc=f"{s.method} epoch {epoch + 1}/{s.epochs}", unit="batch",
+            batches, desc=f"{s.method} epoch {epoch + 1}/{epochs}", unit="batch",
             disable=not s.progress, leave=False,
         )  # fmt: skip
         for i in bar:
             idx = order[i : i + s.batch_size]
             x, y = to_float(images[idx], device), labels[idx].to(device)
-            per_example = F.cross_entropy(model(x), y, reduction="none")
+            if background is not None:
+                x.requires_grad_(True)
+            with adversary.capture() if adversary else contextlib.nullcontext():
+                logits = model(x)
+            per_example = F.cross_entropy(logits, y, reduction="none")
             if s.method == "groupdro":
                 loss, q = _group_dro_loss(per_example, groups[idx].to(device), q, s.groupdro_eta)
             else:
                 loss = per_example.mean()
+            if background is not None:
+                loss = loss + s.rrr_weight * rrr_penalty(logits, x, background[idx].to(device))
+            if adversary is not None:
+                loss = loss + adversary.loss(idx, step / steps)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            step += 1
             total += float(per_example.detach().sum())
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.3f}", refresh=False)
         losses.append(total / max(seen, 1))
+        model.eval()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
     model.eval()
     return losses
 
@@ -266,10 +368,12 @@ def _group_dro_loss(
     return (q * group_loss).sum(), q
 
 
-# -- DFR ----------------------------------------------------------------------
+# -- held-out data (DFR, JTT) -----------------------------------------------------
 
 
-def _dfr_split(train, validation, s: TrainSettings):
+def held_out_split(train, validation, s: TrainSettings):
+    """(train part, held-out part, facts): the validation split when there is one, else a
+    seeded ``s.dfr_holdout`` share of train that the trained model never sees."""
     if validation is not None and len(validation["label"]):
         return train, validation, {"source": "validation", "n": int(len(validation["label"]))}
     n = len(train["label"])
@@ -278,6 +382,138 @@ def _dfr_split(train, validation, s: TrainSettings):
     held, kept = np.sort(order[:k]), np.sort(order[k:])
     info = {"source": f"held-out {s.dfr_holdout:.0%} of train", "n": int(k)}
     return subset(train, kept), subset(train, held), info
+
+
+# -- JTT ------------------------------------------------------------------------------
+
+
+def jtt_repeats(errors: np.ndarray, upweight: int) -> np.ndarray:
+    """Copies of each example in JTT's upsampled list: `upweight` for an error, else 1."""
+    return np.where(np.asarray(errors, dtype=bool), int(upweight), 1).astype(np.int64)
+
+
+def _jtt(
+    model: nn.Module,
+    train: Mapping[str, np.ndarray],
+    held_out: Mapping[str, np.ndarray],
+    s: TrainSettings,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Identify errors after each T of the grid, retrain per (T, lambda_up), keep the best."""
+    initial = copy.deepcopy(model.state_dict())
+    error_sets: dict[int, np.ndarray] = {}
+    identifier = copy.deepcopy(model)
+    erm = dataclasses.replace(s, method="erm")
+
+    def snapshot(epoch: int) -> None:
+        if epoch in s.jtt_epochs_grid:
+            pred = predict(identifier, train["image"], device=device)
+            error_sets[epoch] = pred != np.asarray(train["label"])
+
+    # One run of max(T) epochs: its state after epoch T is that of a T-epoch run (same
+    # seed, same data order), so every T of the grid costs no extra training.
+    _fit(identifier, train, erm, device, epochs=max(s.jtt_epochs_grid), on_epoch_end=snapshot)
+    groups = group_ids(held_out)[0]
+    labels = np.asarray(held_out["label"])
+    scores, best, best_state, best_losses = {}, None, None, []
+    for t in s.jtt_epochs_grid:
+        for up in s.jtt_upweight_grid:
+            model.load_state_dict(initial)
+            losses = _fit(model, train, s, device, repeats=jtt_repeats(error_sets[t], up))
+            pred = predict(model, held_out["image"], device=device)
+            scores[(t, up)] = _worst_group_acc(pred, labels, groups)
+            if best is None or scores[(t, up)] > scores[best]:  # ties: the first in grid order
+                best, best_state, best_losses = (t, up), copy.deepcopy(model.state_dict()), losses
+    model.load_state_dict(best_state)
+    model.eval()
+    return {
+        "epochs_identification": best[0],
+        "upweight": best[1],
+        "errors": {str(t): int(e.sum()) for t, e in error_sets.items()},
+        "scores_worst_group_acc": {f"T={t},up={u}": v for (t, u), v in scores.items()},
+        "epoch_loss": best_losses,
+    }
+
+
+# -- background adversary (gradient reversal) ---------------------------------------
+
+
+class GradReverse(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by ``-scale`` (Ganin et al.)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad, None
+
+
+def dann_ramp(progress: float) -> float:
+    """Ganin et al.'s schedule 2 / (1 + exp(-10 p)) - 1: 0 at the start, ~1 at the end."""
+    return 2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0
+
+
+class _Adversary:
+    """A texture classifier on the penultimate features, behind a gradient-reversal layer."""
+
+    def __init__(self, model: nn.Module, train: Mapping[str, np.ndarray], s: TrainSettings, device):
+        if "texture" not in train:
+            raise EvaluateError("bg-adversarial: the training data has no 'texture' column")
+        self.layer = last_linear(model)
+        self.textures = torch.from_numpy(np.array(train["texture"], dtype=np.int64))
+        self.head = nn.Sequential(
+            nn.Linear(self.layer.in_features, s.adversary_hidden),
+            nn.ReLU(),
+            nn.Linear(s.adversary_hidden, metrics.NO_TEXTURE + 1),
+        ).to(device)
+        self.weight, self.device = s.adversary_weight, device
+        self.features: torch.Tensor | None = None
+
+    def parameters(self) -> list[nn.Parameter]:
+        return list(self.head.parameters())
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[None]:
+        """Keep the input of the last linear layer of the next forward pass."""
+
+        def hook(_module, inputs):
+            self.features = inputs[0].flatten(1)
+
+        handle = self.layer.register_forward_pre_hook(hook)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def loss(self, idx: torch.Tensor, progress: float) -> torch.Tensor:
+        """The head's cross-entropy on the texture; the features get its reversed gradient."""
+        reversed_features = GradReverse.apply(self.features, self.weight * dann_ramp(progress))
+        return F.cross_entropy(self.head(reversed_features), self.textures[idx].to(self.device))
+
+
+# -- RRR ------------------------------------------------------------------------------
+
+
+def _background(train: Mapping[str, np.ndarray]) -> torch.Tensor:
+    """1 on background pixels, 0 on the digit: float [n, 1, H, W] from the `mask` column."""
+    if "mask" not in train:
+        raise EvaluateError("rrr: the training data has no 'mask' column")
+    mask = torch.from_numpy(np.ascontiguousarray(train["mask"], dtype=bool))
+    return (~mask).unsqueeze(1).float()
+
+
+def rrr_penalty(logits: torch.Tensor, x: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Ross et al.'s right-reasons term: mean over examples of the squared input gradient
+    of the summed log-probabilities on the `background` pixels (x must require grad)."""
+    total = F.log_softmax(logits, dim=1).sum()
+    (grad,) = torch.autograd.grad(total, x, create_graph=True)
+    return (background * grad).pow(2).flatten(1).sum(1).mean()
+
+
+# -- DFR ----------------------------------------------------------------------
 
 
 @torch.no_grad()

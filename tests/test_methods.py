@@ -1,0 +1,186 @@
+"""JTT, the background adversary and RRR: each method's defining step and the controls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from test_evaluate import _synthetic  # noqa: E402  (the planted-shortcut data)
+
+from texmnist.evaluate import EvaluateError, build_model, evaluate_model, train_model  # noqa: E402
+from texmnist.evaluate.train import (  # noqa: E402
+    GradReverse,
+    TrainSettings,
+    dann_ramp,
+    deterministic,
+    held_out_split,
+    jtt_repeats,
+    predict,
+    rrr_penalty,
+)
+
+NEW_METHODS = ("jtt", "bg-adversarial", "rrr")
+FAST = dict(batch_size=32, lr=5e-3, progress=False)
+
+
+def _train(train, method: str, model: str = "mlp", epochs: int = 4, **kw):
+    with deterministic(0):
+        net = build_model(model, 1, 28)
+    log = train_model(net, train, method=method, epochs=epochs, seed=0, **FAST, **kw)
+    return net, log
+
+
+def _shortcut_test():
+    return {
+        "test_correlated": _synthetic("correlated", 300, seed=1),
+        "test_random": _synthetic("random", 300, seed=2),
+    }
+
+
+# -- JTT ------------------------------------------------------------------------------
+
+
+def test_jtt_repeats_upweight_exactly_the_errors():
+    errors = np.array([True, False, False, True, False])
+    assert jtt_repeats(errors, 20).tolist() == [20, 1, 1, 20, 1]
+    assert jtt_repeats(np.zeros(3, bool), 5).tolist() == [1, 1, 1]
+
+
+def test_jtt_error_set_is_that_of_an_erm_model_trained_t_epochs():
+    """The identification step: JTT's error count equals the misclassified training examples
+    of an ERM model trained T epochs from the same weights on the same (held-in) examples."""
+    train = _synthetic("correlated", 200, seed=5)
+    train["texture"][::7] = (train["label"][::7] + 3) % 10  # some conflicting examples
+    train["image"][::7] = _synthetic("random", 200, seed=6)["image"][::7]
+    _, log = _train(train, "jtt", jtt_epochs_grid=(1,), jtt_upweight_grid=(5,))
+    kept, _, _ = held_out_split(train, None, TrainSettings(seed=0))
+    erm, _ = _train(kept, "erm", epochs=1)
+    expected = int((predict(erm, kept["image"]) != kept["label"]).sum())
+    assert log["jtt"]["errors"] == {"1": expected}
+    assert log["jtt_held_out"]["n"] == 40 and log["train_examples"] == 160
+    assert (log["jtt"]["epochs_identification"], log["jtt"]["upweight"]) == (1, 5)
+
+
+def test_jtt_picks_the_best_grid_point_on_worst_group_accuracy():
+    train = _synthetic("correlated", 200, seed=5)
+    _, log = _train(train, "jtt", jtt_epochs_grid=(1, 2), jtt_upweight_grid=(2, 4), epochs=1)
+    scores = log["jtt"]["scores_worst_group_acc"]
+    assert set(scores) == {"T=1,up=2", "T=1,up=4", "T=2,up=2", "T=2,up=4"}
+    chosen = f"T={log['jtt']['epochs_identification']},up={log['jtt']['upweight']}"
+    assert scores[chosen] == max(scores.values())
+    assert next(k for k, v in scores.items() if v == max(scores.values())) == chosen
+
+
+def test_jtt_grid_must_hold_positive_integers():
+    with pytest.raises(EvaluateError, match="jtt_upweight_grid"):
+        TrainSettings(method="jtt", jtt_upweight_grid=(0,))
+
+
+# -- gradient reversal ----------------------------------------------------------------
+
+
+def test_gradient_reversal_flips_and_scales_the_gradient():
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    w = torch.tensor([0.5, 4.0, -1.0])
+    y = GradReverse.apply(x, 0.25)
+    assert torch.equal(y, x)  # identity forward
+    (w * y).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([-0.125, -1.0, 0.25]))  # -0.25 * w
+
+
+def test_dann_ramp():
+    assert dann_ramp(0.0) == 0.0
+    assert dann_ramp(1.0) == pytest.approx(0.9999092042625951)  # 2 / (1 + e^-10) - 1
+    assert dann_ramp(0.5) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
+
+
+def test_adversary_needs_a_texture_column():
+    train = _synthetic("plain", 20, seed=0)
+    del train["texture"]
+    with pytest.raises(EvaluateError, match="texture"):
+        _train(train, "bg-adversarial", epochs=1)
+
+
+# -- RRR ----------------------------------------------------------------------------------
+
+
+def test_rrr_penalty_of_a_linear_model_matches_the_closed_form():
+    """For logits z = W x + b, d sum_k log p_k / dx = sum_k W_k - K sum_j p_j W_j."""
+    rng = np.random.default_rng(0)
+    n, k, h, w = 2, 3, 2, 2
+    weight = rng.normal(size=(k, h * w))
+    bias = rng.normal(size=k)
+    x = rng.random((n, 1, h, w))
+    background = np.array([[[[1, 0], [0, 1]]], [[[0, 0], [1, 1]]]], dtype=float)
+    z = x.reshape(n, -1) @ weight.T + bias
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    grad = weight.sum(0)[None, :] - k * p @ weight  # [n, h*w]
+    expected = ((background.reshape(n, -1) * grad) ** 2).sum(1).mean()
+
+    xt = torch.tensor(x, requires_grad=True)
+    logits = xt.flatten(1) @ torch.tensor(weight).T + torch.tensor(bias)
+    got = rrr_penalty(logits, xt, torch.tensor(background))
+    assert float(got) == pytest.approx(expected, rel=1e-12)
+    got.backward()  # double backprop: the penalty is differentiable
+    assert xt.grad is not None and torch.isfinite(xt.grad).all()
+
+
+def test_rrr_needs_a_mask_column():
+    train = _synthetic("plain", 20, seed=0)
+    del train["mask"]
+    with pytest.raises(EvaluateError, match="mask"):
+        _train(train, "rrr", epochs=1)
+
+
+# -- controls ---------------------------------------------------------------------------
+
+
+def test_jtt_still_follows_a_planted_shortcut():
+    """When only the texture carries the label, reweighting errors cannot find the digit."""
+    net, _ = _train(_synthetic("shortcut", 400, seed=0), "jtt", jtt_upweight_grid=(5,))
+    result = evaluate_model(net, _shortcut_test())
+    assert result["bg_follow"]["value"] > 0.9
+    assert result["bg_gap"]["ci"][0] > 0.5
+
+
+@pytest.mark.parametrize(
+    "method,weights",
+    [("bg-adversarial", dict(adversary_weight=10.0)), ("rrr", dict(rrr_weight=1e4))],
+)
+def test_strong_weight_stops_a_planted_shortcut(method, weights):
+    """Where only the texture carries the label ERM follows it; a strong adversary or RRR
+    penalty forbids exactly that, so the model no longer predicts the background's digit."""
+    train, test = _synthetic("shortcut", 400, seed=0), _shortcut_test()
+    erm, _ = _train(train, "erm")
+    assert evaluate_model(erm, test)["bg_follow"]["value"] > 0.9
+    net, _ = _train(train, method, **weights)
+    assert evaluate_model(net, test)["bg_follow"]["value"] < 0.3
+
+
+@pytest.mark.parametrize("method", NEW_METHODS)
+def test_digit_only_model_has_no_background_gap(method):
+    train = _synthetic("plain", 400, seed=0)
+    test = {
+        "test_correlated": _synthetic("correlated", 300, seed=1, faint=True),
+        "test_random": _synthetic("random", 300, seed=1, faint=True),
+    }
+    net, _ = _train(train, method, jtt_upweight_grid=(5,))
+    result = evaluate_model(net, test)
+    assert result["acc_test_correlated"]["value"] > 0.9  # it did learn the digits
+    gap = result["bg_gap"]
+    assert gap["ci"][0] <= 0 <= gap["ci"][1]
+
+
+@pytest.mark.parametrize("method", NEW_METHODS)
+def test_same_seed_same_weights(method):
+    train = _synthetic("correlated", 120, seed=3)
+    kw = dict(model="cnn", epochs=1, jtt_epochs_grid=(1,), jtt_upweight_grid=(5,))
+    a, _ = _train(train, method, **kw)
+    b, _ = _train(train, method, **kw)
+    for (name, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(pa, pb), name
