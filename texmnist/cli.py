@@ -24,10 +24,24 @@ EXIT_INTERRUPTED = 130
 
 
 def _add_build(sub) -> None:
-    p = sub.add_parser("build", help="build a config into a dataset repository folder")
+    p = sub.add_parser("build", help="build configs into a dataset repository folder")
     p.add_argument("--out", required=True, type=Path, help="dataset repository folder")
-    p.add_argument("--config", default="default", help=f"one of: {', '.join(NAMED_CONFIGS)}")
+    p.add_argument(
+        "--config",
+        default="default",
+        help=f"one of {', '.join(NAMED_CONFIGS)}; several as a,b,c; or all",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a recipe parameter (repeatable; lists comma-separated: scale=14,28)",
+    )
+    p.add_argument("--name", help="name of the custom variant that --set makes")
     p.add_argument("--mnist-dir", help="folder holding the four IDX files (else download)")
+    p.add_argument("--fashion-mnist-dir", help="Fashion-MNIST's IDX files (else download)")
+    p.add_argument("--kmnist-dir", help="KMNIST's IDX files (else download)")
     p.add_argument("--dtd-dir", help="the extracted dtd-r1.0.1.tar.gz (else download)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes")
@@ -67,30 +81,52 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(args) -> int:
-    from .config import named_config
-    from .folder import build
+    from .folder import build_many
 
     if args.num_proc < 1:
         raise ConfigError("--num-proc: must be >= 1")
-    config = named_config(
-        args.config,
-        mnist_dir=args.mnist_dir,
-        dtd_dir=args.dtd_dir,
-        seed=args.seed,
-        download=not args.no_download,
-        partition=args.partition,
-        max_train=args.max_train,
-        max_test=args.max_test,
-        validation_size=args.validation_size,
-        background_only=args.background_only,
-    )
-    result = build(
-        config, args.out, overwrite=args.overwrite, num_proc=args.num_proc, command=_command()
-    )
-    sizes = ", ".join(f"{k} {v['num_examples']:,}" for k, v in result.splits.items())
-    print(f"built {result.config} into {result.out}: {sizes}")
-    print(f"fingerprint {result.fingerprint}")
+    results = build_many(
+        build_configs(args), args.out, overwrite=args.overwrite, num_proc=args.num_proc,
+        command=_command(),
+    )  # fmt: skip
+    for result in results:
+        sizes = ", ".join(f"{k} {v['num_examples']:,}" for k, v in result.splits.items())
+        print(f"built {result.config} into {result.out}: {sizes}")
+        print(f"fingerprint {result.fingerprint}")
     return 0
+
+
+# The option holding each digit source's local copy (--config all reads all three).
+DIGIT_DIR_OPTIONS = {
+    "mnist": "mnist_dir",
+    "fashion_mnist": "fashion_mnist_dir",
+    "kmnist": "kmnist_dir",
+}
+
+
+def build_configs(args) -> list:
+    """The configs `build` makes: named ones (a,b,c or all), or one custom variant."""
+    import dataclasses
+
+    from .config import custom_config, parse_settings
+
+    names = list(NAMED_CONFIGS) if args.config == "all" else args.config.split(",")
+    if (args.set or args.name) and len(names) > 1:
+        raise ConfigError("--set/--name: make one variant at a time (--config takes one base)")
+    options = dict(
+        dtd_dir=args.dtd_dir, seed=args.seed, download=not args.no_download,
+        partition=args.partition, max_train=args.max_train, max_test=args.max_test,
+        validation_size=args.validation_size, background_only=args.background_only,
+    )  # fmt: skip
+    settings = parse_settings(args.set)
+    configs = [custom_config(n.strip(), settings, args.name, **options) for n in names]
+    used = {c.source for c in configs}
+    dirs = {source: getattr(args, option) for source, option in DIGIT_DIR_OPTIONS.items()}
+    if "mnist" not in used:
+        # --mnist-dir has always pointed at the digits of a single-source build.
+        for source in used:
+            dirs[source] = dirs[source] or args.mnist_dir
+    return [dataclasses.replace(c, mnist_dir=dirs[c.source]) for c in configs]
 
 
 def cmd_preview(args) -> int:
