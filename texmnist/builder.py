@@ -337,6 +337,23 @@ class SourceCache:
         return self._items[key]
 
 
+def load_sources(
+    config: TexturedMNISTConfig, cache: SourceCache, *, progress: bool = True
+) -> tuple[Digits, Path]:
+    """The digits and the DTD root of `config` (read or downloaded once per cache)."""
+    digits = cache.get(
+        ("digits", config.source, config.mnist_dir, config.download),
+        lambda: load_digits(
+            config.source, config.mnist_dir, download=config.download, progress=progress
+        ),
+    )
+    dtd_root = cache.get(
+        ("dtd", config.dtd_dir, config.download),
+        lambda: resolve_dtd(config.dtd_dir, download=config.download, progress=progress),
+    )
+    return digits, dtd_root
+
+
 def load_inputs(
     config: TexturedMNISTConfig,
     *,
@@ -349,16 +366,7 @@ def load_inputs(
     With `cache`, whatever an earlier config of the same run decoded is reused.
     """
     cache = cache or SourceCache()
-    digits = cache.get(
-        ("digits", config.source, config.mnist_dir, config.download),
-        lambda: load_digits(
-            config.source, config.mnist_dir, download=config.download, progress=progress
-        ),
-    )
-    dtd_root = cache.get(
-        ("dtd", config.dtd_dir, config.download),
-        lambda: resolve_dtd(config.dtd_dir, download=config.download, progress=progress),
-    )
+    digits, dtd_root = load_sources(config, cache, progress=progress)
     partition = cache.get(
         ("partition", dtd_root, config.categories, config.partition),
         lambda: partition_textures(

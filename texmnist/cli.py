@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -87,7 +88,7 @@ def cmd_build(args) -> int:
         raise ConfigError("--num-proc: must be >= 1")
     results = build_many(
         build_configs(args), args.out, overwrite=args.overwrite, num_proc=args.num_proc,
-        command=_command(),
+        command=_command(args.argv),
     )  # fmt: skip
     for result in results:
         sizes = ", ".join(f"{k} {v['num_examples']:,}" for k, v in result.splits.items())
@@ -137,9 +138,9 @@ def cmd_preview(args) -> int:
     return 0
 
 
-def _command() -> str:
+def _command(argv: list[str]) -> str:
     """The generation command as typed, for the card (paths are the user's own)."""
-    return "texmnist " + shlex.join(sys.argv[1:])
+    return "texmnist " + shlex.join(argv)
 
 
 COMMANDS = [_add_build, _add_preview]
@@ -283,6 +284,27 @@ def _add_evaluate(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    """Evaluate; on failure remove the part of --out that this run created."""
+    created = _first_missing(args.out)
+    try:
+        return _evaluate(args)
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None: it all exists)."""
+    missing = None
+    for folder in [path.absolute(), *path.absolute().parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _evaluate(args) -> int:
     from .evaluate import require
 
     require("torch")
@@ -314,7 +336,9 @@ COMMANDS += [_add_evaluate]
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.argv = argv
     try:
         with _sigterm_as_interrupt():
             return args.func(args)

@@ -29,7 +29,7 @@ import datasets
 from tqdm.auto import tqdm
 
 from . import __version__, card, preview
-from .builder import SourceCache, TexturedMNIST, load_inputs, one_blas_thread
+from .builder import SourceCache, TexturedMNIST, load_inputs, load_sources, one_blas_thread
 from .config import TexturedMNISTConfig, check_name
 from .errors import ConfigError, OutputError
 from .meta import (
@@ -198,6 +198,8 @@ def build_many(
         for name in names:
             meta = check_out(out, name, overwrite) or meta
         sources = SourceCache()
+        for config in configs:  # every source first: a missing one fails before any decoding
+            load_sources(config, sources, progress=progress)
         for config in configs:
             _load(config, sources, num_proc, progress)
         staging = out.parent / f".{out.name}{STAGING_TAG}{uuid.uuid4().hex[:8]}"
