@@ -290,3 +290,18 @@ def test_data_naming_a_file(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(DataError, match="file.parquet: is a file, not a folder"):
         load_split(path, "default", "train")
+
+
+# -- quick start ------------------------------------------------------------------------
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert first_block.splitlines() == [
+        "pip install -e . && texmnist build --out textured-mnist",
+        'pip install -e ".[test]" && python -m pytest -q',
+    ]
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    assert first_block.splitlines()[1] in ci
