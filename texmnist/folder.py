@@ -232,7 +232,7 @@ def build_many(
 
 
 def _load(config: TexturedMNISTConfig, sources: SourceCache, num_proc: int, progress: bool):
-    """Decode what `config` reads into `sources` (a missing source fails here, early)."""
+    """Decode the texture bank (or photos) of `config` into `sources`, unless already there."""
     with one_blas_thread():
         return load_inputs(config, progress=progress, num_proc=num_proc, cache=sources)
 
