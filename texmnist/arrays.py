@@ -243,8 +243,19 @@ def _cache_save(path: Path, arrays: dict[str, np.ndarray]) -> None:
 # -- loading --------------------------------------------------------------------
 
 
+def check_data(data: str | Path) -> None:
+    """A DATA that is neither a folder nor a repo id is a typo, not a network problem."""
+    from .push import REPO_ID
+
+    if Path(data).is_dir() or REPO_ID.match(str(data)):
+        return
+    what = "is a file, not a folder" if Path(data).exists() else "no such folder"
+    raise DataError(f"{data}: {what}, and not a Hub dataset id (USER/NAME) either")
+
+
 def load_split(data: str | Path, config: str, split: str) -> datasets.Dataset:
     """One split of a local dataset folder or Hub repository, as a `datasets.Dataset`."""
+    check_data(data)
     where = str(data)
     try:
         return datasets.load_dataset(where, config, split=split)
@@ -262,6 +273,7 @@ def load_split(data: str | Path, config: str, split: str) -> datasets.Dataset:
 
 def split_names(data: str | Path, config: str) -> list[str]:
     """The splits of `config` in a local folder (from texmnist.json) or a Hub repository."""
+    check_data(data)
     folder = Path(data)
     if folder.is_dir():
         from .meta import read_metadata

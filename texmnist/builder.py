@@ -24,6 +24,7 @@ Where this builder leaves the `datasets` contract (re-check these on a `datasets
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import signal
 from dataclasses import dataclass
@@ -105,15 +106,52 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [named_config(name) for name in NAMED_CONFIGS]
     DEFAULT_CONFIG_NAME = "default"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(
+        self,
+        *args,
+        config: TexturedMNISTConfig | None = None,
+        sources: SourceCache | None = None,
+        **kwargs,
+    ):
+        """`config`: build exactly this config, named or custom (any other name).
+
+        `sources`: decoded inputs shared with other builders of the same run.
+        """
+        if config is not None:
+            base = {f.name for f in dataclasses.fields(datasets.BuilderConfig)}
+            kwargs.update(
+                {
+                    f.name: getattr(config, f.name)
+                    for f in dataclasses.fields(config)
+                    if f.name not in base and getattr(config, f.name) is not None
+                },
+                config_name=config.name,
+                description=config.description,
+            )
         super().__init__(*args, **kwargs)
         # datasets applies keyword overrides with setattr, after __post_init__.
         self.config.__post_init__()
         validate(self.config)
+        self.sources = sources
         self.inputs: Inputs | None = None
         self.plans: dict[str, SplitPlan] = {}
         self._workers = 1
         self._pool = None
+
+    def _create_builder_config(
+        self, config_name=None, custom_features=None, config_id=None, **config_kwargs
+    ):
+        """A name outside BUILDER_CONFIGS is a custom variant, made from the keywords.
+
+        `datasets` only looks names up among BUILDER_CONFIGS ("BuilderConfig 'x' not
+        found"); named configs still go that way, overrides applied.
+        """
+        if config_name is None or config_name in self.builder_configs:
+            return super()._create_builder_config(
+                config_name, custom_features, config_id, **config_kwargs
+            )
+        config = self.BUILDER_CONFIG_CLASS(name=config_name, version=self.VERSION, **config_kwargs)
+        return config, config_id or config.create_config_id(config_kwargs, custom_features)
 
     def _info(self) -> datasets.DatasetInfo:
         records = provenance.sources_of([self.config.source])
@@ -127,7 +165,7 @@ class TexturedMNIST(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         with one_blas_thread():
-            self.inputs = load_inputs(self.config, num_proc=self._workers)
+            self.inputs = load_inputs(self.config, num_proc=self._workers, cache=self.sources)
         digits = self.inputs.digits
         self.plans = plan_splits(
             self.config, digits.train_labels, digits.test_labels, pools_of(self.inputs, self.config)
@@ -291,40 +329,92 @@ def chunk_ranges(n: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)] or [(0, 0)]
 
 
-def load_inputs(config: TexturedMNISTConfig, *, progress: bool = True, num_proc: int = 1) -> Inputs:
-    """Read the digit source and decode every texture photo the build uses, once."""
-    digits = load_digits(
-        config.source, config.mnist_dir, download=config.download, progress=progress
+class SourceCache:
+    """Decoded inputs shared by the builds of one run, each made once.
+
+    Keys say what decides the content: the digit source and its folder; the DTD
+    root; and per texture bank its photos, colour mode, canvas size and sampling.
+    Builders only read what they get from here (renders index into copies).
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple, object] = {}
+
+    def get(self, key: tuple, make):
+        if key not in self._items:
+            self._items[key] = make()
+        return self._items[key]
+
+
+def load_sources(
+    config: TexturedMNISTConfig, cache: SourceCache, *, progress: bool = True
+) -> tuple[Digits, Path]:
+    """The digits and the DTD root of `config` (read or downloaded once per cache)."""
+    digits = cache.get(
+        ("digits", config.source, config.mnist_dir, config.download),
+        lambda: load_digits(
+            config.source, config.mnist_dir, download=config.download, progress=progress
+        ),
     )
-    dtd_root = resolve_dtd(config.dtd_dir, download=config.download, progress=progress)
-    files = list_textures(dtd_root, list(config.categories))
-    partition = partition_textures(dtd_root, files, config.partition)
+    dtd_root = cache.get(
+        ("dtd", config.dtd_dir, config.download),
+        lambda: resolve_dtd(config.dtd_dir, download=config.download, progress=progress),
+    )
+    return digits, dtd_root
+
+
+def load_inputs(
+    config: TexturedMNISTConfig,
+    *,
+    progress: bool = True,
+    num_proc: int = 1,
+    cache: SourceCache | None = None,
+) -> Inputs:
+    """Read the digit source and decode every texture photo the build uses, once.
+
+    With `cache`, whatever an earlier config of the same run decoded is reused.
+    """
+    cache = cache or SourceCache()
+    digits, dtd_root = load_sources(config, cache, progress=progress)
+    partition = cache.get(
+        ("partition", dtd_root, config.categories, config.partition),
+        lambda: partition_textures(
+            dtd_root, list_textures(dtd_root, list(config.categories)), config.partition
+        ),
+    )
     # The bank holds the photos of both partitions, category by category.
     used = {c: sorted(partition.train[c] + partition.test[c]) for c in config.categories}
     ordered = [f for c in config.categories for f in used[c]]
     mode = "RGB" if config.color == "rgb" else "L"
     images_dir = dtd_root / "images"
+    photos = bank = None
     if config.texture_sampling == "crop":
-        photos = decode_photos(
-            images_dir,
-            ordered,
-            mode=mode,
-            min_side=config.crop_size,
-            progress=progress,
-            num_proc=num_proc,
+        photos = cache.get(
+            ("photos", images_dir, tuple(ordered), mode),
+            lambda: decode_photos(
+                images_dir,
+                ordered,
+                mode=mode,
+                min_side=config.crop_size,
+                progress=progress,
+                num_proc=num_proc,
+            ),
         )
-        bank = None
     else:
-        photos = None
-        bank = build_bank(
-            images_dir,
-            used,
-            size=config.canvas,
-            mode=mode,
-            draft=config.draft,
-            progress=progress,
-            num_proc=num_proc,
-        ).images
+        bank = cache.get(
+            ("bank", images_dir, tuple(ordered), mode, config.canvas, config.draft),
+            lambda: (
+                build_bank(
+                    images_dir,
+                    used,
+                    size=config.canvas,
+                    mode=mode,
+                    draft=config.draft,
+                    progress=progress,
+                    num_proc=num_proc,
+                ).images
+            ),
+        )
     return Inputs(digits, ordered, bank, photos, partition, dtd_root)
 
 

@@ -19,7 +19,7 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import provenance
-from .config import DATA_VERSION, DEFAULT_CATEGORIES
+from .config import DATA_VERSION, DEFAULT_CATEGORIES, NAMED_CONFIGS, named_config
 from .errors import OutputError
 from .meta import config_dir, read_metadata
 from .provenance import DEFAULT_REPO_ID, Provenance
@@ -216,9 +216,14 @@ def _config_section(name: str, c: dict, mapping: list[str], repo_id: str, first:
     first_name, first_c = first
     if name == first_name:
         preview = "Preview: the grid at the top of this card."
-        params = _params_table(c, mapping)
     else:
         preview = f"![preview of the {name} configuration](images/preview-{name}.png)"
+    if name not in NAMED_CONFIGS:  # a custom variant: what it changes in the recipe
+        params = _params_table(c, mapping, base=named_config("default").recipe())
+        params += "\n\nEvery other parameter as in the named config `default`."
+    elif name == first_name:
+        params = _params_table(c, mapping)
+    else:
         params = _params_table(c, mapping, base=first_c["recipe"])
         params += f"\n\nEvery other parameter as in `{first_name}`."
     return (

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -24,10 +25,24 @@ EXIT_INTERRUPTED = 130
 
 
 def _add_build(sub) -> None:
-    p = sub.add_parser("build", help="build a config into a dataset repository folder")
+    p = sub.add_parser("build", help="build configs into a dataset repository folder")
     p.add_argument("--out", required=True, type=Path, help="dataset repository folder")
-    p.add_argument("--config", default="default", help=f"one of: {', '.join(NAMED_CONFIGS)}")
+    p.add_argument(
+        "--config",
+        default="default",
+        help=f"one of {', '.join(NAMED_CONFIGS)}; several as a,b,c; or all",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a recipe parameter (repeatable; lists comma-separated: scale=14,28)",
+    )
+    p.add_argument("--name", help="name of the custom variant that --set makes")
     p.add_argument("--mnist-dir", help="folder holding the four IDX files (else download)")
+    p.add_argument("--fashion-mnist-dir", help="Fashion-MNIST's IDX files (else download)")
+    p.add_argument("--kmnist-dir", help="KMNIST's IDX files (else download)")
     p.add_argument("--dtd-dir", help="the extracted dtd-r1.0.1.tar.gz (else download)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes")
@@ -73,31 +88,53 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_build(args) -> int:
-    from .config import named_config
-    from .folder import build
+    from .folder import build_many
 
     if args.num_proc < 1:
         raise ConfigError("--num-proc: must be >= 1")
-    config = named_config(
-        args.config,
-        mnist_dir=args.mnist_dir,
-        dtd_dir=args.dtd_dir,
-        seed=args.seed,
-        download=not args.no_download,
-        partition=args.partition,
-        max_train=args.max_train,
-        max_test=args.max_test,
-        validation_size=args.validation_size,
-        background_only=args.background_only,
-        counterfactual_size=_counterfactual_size(args),
-    )
-    result = build(
-        config, args.out, overwrite=args.overwrite, num_proc=args.num_proc, command=_command()
-    )
-    sizes = ", ".join(f"{k} {v['num_examples']:,}" for k, v in result.splits.items())
-    print(f"built {result.config} into {result.out}: {sizes}")
-    print(f"fingerprint {result.fingerprint}")
+    results = build_many(
+        build_configs(args), args.out, overwrite=args.overwrite, num_proc=args.num_proc,
+        command=_command(args.argv),
+    )  # fmt: skip
+    for result in results:
+        sizes = ", ".join(f"{k} {v['num_examples']:,}" for k, v in result.splits.items())
+        print(f"built {result.config} into {result.out}: {sizes}")
+        print(f"fingerprint {result.fingerprint}")
     return 0
+
+
+# The option holding each digit source's local copy (--config all reads all three).
+DIGIT_DIR_OPTIONS = {
+    "mnist": "mnist_dir",
+    "fashion_mnist": "fashion_mnist_dir",
+    "kmnist": "kmnist_dir",
+}
+
+
+def build_configs(args) -> list:
+    """The configs `build` makes: named ones (a,b,c or all), or one custom variant."""
+    import dataclasses
+
+    from .config import custom_config, parse_settings
+
+    names = list(NAMED_CONFIGS) if args.config == "all" else args.config.split(",")
+    if (args.set or args.name) and len(names) > 1:
+        raise ConfigError("--set/--name: make one variant at a time (--config takes one base)")
+    options = dict(
+        dtd_dir=args.dtd_dir, seed=args.seed, download=not args.no_download,
+        partition=args.partition, max_train=args.max_train, max_test=args.max_test,
+        validation_size=args.validation_size, background_only=args.background_only,
+        counterfactual_size=_counterfactual_size(args),
+    )  # fmt: skip
+    settings = parse_settings(args.set)
+    configs = [custom_config(n.strip(), settings, args.name, **options) for n in names]
+    used = {c.source for c in configs}
+    dirs = {source: getattr(args, option) for source, option in DIGIT_DIR_OPTIONS.items()}
+    if "mnist" not in used:
+        # --mnist-dir has always pointed at the digits of a single-source build.
+        for source in used:
+            dirs[source] = dirs[source] or args.mnist_dir
+    return [dataclasses.replace(c, mnist_dir=dirs[c.source]) for c in configs]
 
 
 def _counterfactual_size(args) -> int | None:
@@ -117,9 +154,9 @@ def cmd_preview(args) -> int:
     return 0
 
 
-def _command() -> str:
+def _command(argv: list[str]) -> str:
     """The generation command as typed, for the card (paths are the user's own)."""
-    return "texmnist " + shlex.join(sys.argv[1:])
+    return "texmnist " + shlex.join(argv)
 
 
 COMMANDS = [_add_build, _add_preview]
@@ -277,6 +314,27 @@ def _add_evaluate(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    """Evaluate; on failure remove the part of --out that this run created."""
+    created = _first_missing(args.out)
+    try:
+        return _evaluate(args)
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None: it all exists)."""
+    missing = None
+    for folder in [path.absolute(), *path.absolute().parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _evaluate(args) -> int:
     from .evaluate import require
 
     require("torch")
@@ -321,7 +379,9 @@ COMMANDS += [_add_evaluate]
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.argv = argv
     try:
         with _sigterm_as_interrupt():
             return args.func(args)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -254,3 +256,130 @@ def named_config(name: str, **overrides) -> TexturedMNISTConfig:
     params.update(NAMED_CONFIGS[name])
     params.update({k: v for k, v in overrides.items() if v is not None})
     return TexturedMNISTConfig(name=name, **params)
+
+
+# -- custom variants ----------------------------------------------------------------
+
+# Parameters that the `build` options (--seed, --partition, --max-train, ...) have always
+# varied under a named config's own name: they change the draw or the size, not the variant.
+NAME_KEEPING = ("seed", "partition", "max_train", "max_test", "validation_size", "background_only")
+# A config name becomes a folder of the repository and a `config_name` on the Hub.
+CONFIG_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$")
+RESERVED_NAMES = ("data", "images", "reports", "all")  # folders of the repository; `--config all`
+
+
+def recipe_keys() -> tuple[str, ...]:
+    """The parameters `--set` may change: every recipe parameter."""
+    return tuple(TexturedMNISTConfig().recipe())
+
+
+def _typed(key: str, text: str):
+    """`text` as the type of parameter `key`; left as text when it does not parse.
+
+    What does not parse goes to the validator as it is, so a bad value gets the
+    validator's own message ("canvas: expected an integer, got 'big'").
+    """
+    hint = typing.get_type_hints(TexturedMNISTConfig)[key]
+    optional = type(None) in typing.get_args(hint)
+    if optional:
+        hint = next(t for t in typing.get_args(hint) if t is not type(None))
+        if text.lower() == "none":
+            return None
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+        return tuple(_scalar(item, t.strip()) for t in text.split(","))
+    return _scalar(hint, text)
+
+
+def _scalar(kind: type, text: str):
+    if kind is bool:
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            return text
+    return text
+
+
+def parse_settings(items: Sequence[str]) -> dict:
+    """`--set KEY=VALUE` items as typed recipe values.
+
+    Lists are comma-separated (`scale=14,28`); several settings may share one item
+    (`canvas=56,scale=14,28`): a comma-separated piece without `=` continues the
+    previous value.
+    """
+    pairs: list[list[str]] = []
+    for item in items:
+        for piece in item.split(","):
+            if "=" in piece:
+                key, _, value = piece.partition("=")
+                pairs.append([key.strip(), value])
+            elif pairs:
+                pairs[-1][1] += "," + piece
+            else:
+                raise ConfigError(f"--set: expected KEY=VALUE, got {item!r}")
+    keys = recipe_keys()
+    settings: dict = {}
+    for key, value in pairs:
+        if key not in keys:
+            raise ConfigError(
+                f"--set: unknown parameter {key!r}; valid parameters: {', '.join(keys)}"
+            )
+        if key in settings:
+            raise ConfigError(f"--set: {key} given twice")
+        settings[key] = _typed(key, value.strip())
+    return settings
+
+
+def check_name(name: str) -> None:
+    """Refuse a config name that cannot be a repository folder and a Hub config name."""
+    if not isinstance(name, str) or not CONFIG_NAME.match(name):
+        raise ConfigError(
+            f"config name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    if name.lower() in RESERVED_NAMES:
+        raise ConfigError(
+            f"config name {name!r}: reserved (a folder of the repository); choose another"
+        )
+
+
+def custom_config(
+    base: str, settings: dict, name: str | None = None, **overrides
+) -> TexturedMNISTConfig:
+    """The named config `base` with recipe `settings` applied, as the variant `name`.
+
+    A variant that changes more than NAME_KEEPING needs its own `name`, and that name
+    may not shadow a named config (a folder's `rgb` is always the named `rgb`).
+    """
+    config = named_config(base, **overrides)
+    if name is not None:
+        if name.lower() in {n.lower() for n in NAMED_CONFIGS}:
+            raise ConfigError(
+                f"--name {name}: shadows the named config {name!r}; choose another name"
+            )
+        check_name(name)
+    custom = dataclasses.replace(config, **settings)
+    changed = [k for k in recipe_keys() if getattr(custom, k) != getattr(config, k)]
+    if name is None:
+        renaming = [k for k in changed if k not in NAME_KEEPING]
+        if renaming:
+            raise ConfigError(
+                f"--name: required: --set {renaming[0]} changes the named config {base!r}; "
+                "give the variant its own name (--name NAME)"
+            )
+        return custom
+    diff = ", ".join(f"{k}={_spelled(getattr(custom, k))}" for k in changed) or "no change"
+    return dataclasses.replace(
+        custom, name=name, description=f"Custom variant of `{base}`: {diff}."
+    )
+
+
+def _spelled(value) -> str:
+    """A value as `--set` spells it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -27,11 +27,12 @@ from pathlib import Path
 
 import datasets
 import pyarrow as pa
+from tqdm.auto import tqdm
 
 from . import __version__, card, preview, provenance
-from .builder import TexturedMNIST
-from .config import DATA_VERSION, TexturedMNISTConfig
-from .errors import OutputError
+from .builder import SourceCache, TexturedMNIST, load_inputs, load_sources, one_blas_thread
+from .config import DATA_VERSION, TexturedMNISTConfig, check_name
+from .errors import ConfigError, OutputError
 from .meta import (
     META_FILE,
     META_FORMAT,
@@ -140,15 +141,11 @@ class BuildResult:
     fingerprint: str
 
 
-def builder_for(config: TexturedMNISTConfig, cache_dir: Path) -> TexturedMNIST:
-    """A builder carrying every field of `config` (named or customised)."""
-    base = {f.name for f in dataclasses.fields(datasets.BuilderConfig)}
-    kwargs = {
-        f.name: getattr(config, f.name)
-        for f in dataclasses.fields(config)
-        if f.name not in base and getattr(config, f.name) is not None
-    }
-    return TexturedMNIST(cache_dir=str(cache_dir), config_name=config.name, **kwargs)
+def builder_for(
+    config: TexturedMNISTConfig, cache_dir: Path, sources: SourceCache | None = None
+) -> TexturedMNIST:
+    """A builder of `config` (named or customised), sharing `sources` when given."""
+    return TexturedMNIST(cache_dir=str(cache_dir), config=config, sources=sources)
 
 
 def export_split(ds: datasets.Dataset, folder: Path, split: str) -> list[str]:
@@ -201,30 +198,97 @@ def build(
     write_card: bool = True,
 ) -> BuildResult:
     """Build `config` into the repository folder `out` (adding to or replacing in it)."""
+    return build_many(
+        [config], out, overwrite=overwrite, num_proc=num_proc, command=command,
+        write_card=write_card,
+    )[0]  # fmt: skip
+
+
+def build_many(
+    configs: list[TexturedMNISTConfig],
+    out: Path,
+    *,
+    overwrite: bool = False,
+    num_proc: int = 1,
+    command: str = "",
+    write_card: bool = True,
+    progress: bool = True,
+) -> list[BuildResult]:
+    """Build several configs into `out` in one run: one staging, one swap.
+
+    Every input (digit source, texture bank) is decoded once, before any config is
+    rendered, and shared by all configs that use it; a missing source fails the run
+    before any work. All configs appear in `out` together, or none does.
+    """
+    names = [c.name for c in configs]
+    if not configs or len(set(names)) != len(names):
+        raise ConfigError(f"configs: give each config once, got {names}")
+    for name in names:
+        check_name(name)
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     with locked(out):
         recover(out)
-        meta = check_out(out, config.name, overwrite) or {"format": META_FORMAT, "configs": {}}
+        meta = {"format": META_FORMAT, "configs": {}}
+        for name in names:
+            meta = check_out(out, name, overwrite) or meta
+        sources = SourceCache()
+        for config in configs:  # every source first: a missing one fails before any decoding
+            load_sources(config, sources, progress=progress)
+        for config in configs:
+            _load(config, sources, num_proc, progress)
         staging = out.parent / f".{out.name}{STAGING_TAG}{uuid.uuid4().hex[:8]}"
         try:
-            result = _build_staged(config, out, staging, meta, num_proc, command, write_card)
-            swap_in(staging / "repo", out)
+            repo = staging / "repo"
+            repo.mkdir(parents=True)
+            if out.exists():
+                _copy_tree_linked(out, repo, skip={config_dir(n) for n in names})
+            results = []
+            # One config: datasets' bars per split; several: one bar over the configs.
+            one_bar = progress and len(configs) > 1
+            stage = tqdm(configs, desc="Rendering", unit="config", disable=not one_bar)
+            with datasets_progress(progress and not one_bar), stage:
+                for config in stage:
+                    stage.set_postfix_str(config.name)
+                    results.append(
+                        _build_staged(config, repo, staging, meta, num_proc, command, sources)
+                    )
+            write_metadata(repo, meta)
+            if write_card:
+                for name in names:
+                    preview.write_preview(repo, name, repo / "images" / f"preview-{name}.png")
+                card.write_card(repo)
+            swap_in(repo, out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    result.out = out
-    return result
+    for result in results:
+        result.out = out
+    return results
 
 
-def _build_staged(config, out, staging, meta, num_proc, command, write_card) -> BuildResult:
-    repo = staging / "repo"
-    repo.mkdir(parents=True)
+def _load(config: TexturedMNISTConfig, sources: SourceCache, num_proc: int, progress: bool):
+    """Decode the texture bank (or photos) of `config` into `sources`, unless already there."""
+    with one_blas_thread():
+        return load_inputs(config, progress=progress, num_proc=num_proc, cache=sources)
+
+
+@contextlib.contextmanager
+def datasets_progress(enabled: bool) -> Iterator[None]:
+    """`datasets`' per-split bars on or off for a while (the run shows one bar per stage)."""
+    was = datasets.is_progress_bar_enabled()
+    (datasets.enable_progress_bars if enabled else datasets.disable_progress_bars)()
+    try:
+        yield
+    finally:
+        (datasets.enable_progress_bars if was else datasets.disable_progress_bars)()
+
+
+def _build_staged(config, repo, staging, meta, num_proc, command, sources) -> BuildResult:
     cdir = config_dir(config.name)
-    if out.exists():
-        _copy_tree_linked(out, repo, skip={cdir})
-    builder = builder_for(config, staging / "cache")
+    work = staging / "work" / config.name
+    builder = builder_for(config, work / "cache", sources)
     builder.download_and_prepare(
-        output_dir=str(staging / "arrow"), num_proc=num_proc if num_proc > 1 else None
+        output_dir=str(work / "arrow"), num_proc=num_proc if num_proc > 1 else None
     )
     (repo / cdir).mkdir()
     splits = {}
@@ -237,6 +301,7 @@ def _build_staged(config, out, staging, meta, num_proc, command, write_card) -> 
             "fingerprint": table_fingerprint(ds.data.table),
             "files": [f"{cdir}/{f}" for f in files],
         }
+        del ds
     fingerprint = config_fingerprint({k: v["fingerprint"] for k, v in splits.items()})
     inputs = builder.inputs
     meta["format"] = META_FORMAT
@@ -261,8 +326,6 @@ def _build_staged(config, out, staging, meta, num_proc, command, write_card) -> 
             "test": int(len(inputs.digits.test_labels)),
         },
     }
-    write_metadata(repo, meta)
-    if write_card:
-        preview.write_preview(repo, config.name, repo / "images" / f"preview-{config.name}.png")
-        card.write_card(repo)
-    return BuildResult(out, config.name, splits, fingerprint)
+    del builder
+    shutil.rmtree(work, ignore_errors=True)  # the Arrow copy: the Parquet export is what stays
+    return BuildResult(repo, config.name, splits, fingerprint)

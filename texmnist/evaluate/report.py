@@ -172,6 +172,7 @@ def run_report(
         "summary": summary,
         "runs": runs,
     }  # fmt: skip
+    _make_dir(out)  # only now: a run that fails earlier leaves no folder behind
     (out / "report.json").write_text(json.dumps(_jsonable(report), indent=2) + "\n")
     (out / "report.md").write_text(report_markdown(report))
     plot_accuracy(summary, out / "accuracy.png", title=f"{config}: {model} / {method}")
@@ -182,14 +183,18 @@ def run_report(
 
 
 def _report_dir(out: str | Path) -> Path:
+    """`out` checked up front; `_make_dir` creates it once there are results to write."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: --out names a file, not a folder")
+    return out
+
+
+def _make_dir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"{out}: cannot create the report folder ({e.strerror})") from e
-    return out
 
 
 def _jsonable(x: Any) -> Any:

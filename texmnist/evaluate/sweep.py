@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..meta import read_metadata
 from . import EvaluateError, require
 from .levels import levels, select_level
-from .report import _jsonable, _pyplot, _report_dir, load_config, run_report, versions
+from .report import _jsonable, _make_dir, _pyplot, _report_dir, load_config, run_report, versions
 
 RHO_CONFIGS = {"default": 1.0, "rho-0.99": 0.99, "rho-0.9": 0.9, "uncorrelated": 0.1}
 LEVEL_CONFIG = "sizes"
@@ -96,6 +96,7 @@ def run_sweep(
         "points": points,
         "versions": versions(),
     }
+    _make_dir(out)  # only now: a sweep that fails earlier leaves no folder behind
     (out / "sweep.json").write_text(json.dumps(_jsonable(result), indent=2) + "\n")
     (out / "sweep.md").write_text(sweep_markdown(result))
     plot_sweep(result, out / "sweep.png")
