@@ -24,6 +24,7 @@ import torch
 from .. import __version__, metrics
 from ..arrays import load_arrays, split_names
 from ..errors import ConfigError, OutputError
+from ..meta import read_metadata
 from . import EvaluateError, require
 from .levels import LEVEL_METRICS, level_metrics
 from .models import build_model
@@ -66,8 +67,6 @@ def load_config(
     }
     folder = Path(data)
     if folder.is_dir():
-        from ..meta import read_metadata
-
         meta = read_metadata(folder)
         if meta is not None and config in meta["configs"]:
             entry = meta["configs"][config]
@@ -75,6 +74,21 @@ def load_config(
             info["recipe"] = entry.get("recipe")
             info["texmnist_version_built"] = entry.get("texmnist_version")
     return arrays, info
+
+
+def available_configs(data: str | Path) -> list[str]:
+    folder = Path(data)
+    if folder.is_dir():
+        meta = read_metadata(folder)
+        if meta is not None:
+            return list(meta["configs"])
+    import datasets
+
+    try:
+        return list(datasets.get_dataset_config_names(str(data)))
+    except Exception as e:
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise EvaluateError(f"{data}: cannot list its configs: {text}") from e
 
 
 def versions() -> dict[str, str]:

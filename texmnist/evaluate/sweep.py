@@ -24,10 +24,18 @@ import numpy as np
 
 from .. import metrics
 from ..errors import ConfigError
-from ..meta import read_metadata
 from . import EvaluateError, require
 from .levels import levels, select_level
-from .report import _jsonable, _make_dir, _pyplot, _report_dir, load_config, run_report, versions
+from .report import (
+    _jsonable,
+    _make_dir,
+    _pyplot,
+    _report_dir,
+    available_configs,
+    load_config,
+    run_report,
+    versions,
+)
 
 RHO_CONFIGS = {"default": 1.0, "rho-0.99": 0.99, "rho-0.9": 0.9, "uncorrelated": 0.1}
 LEVEL_CONFIG = "sizes"
@@ -35,21 +43,6 @@ KINDS = ("rho", "scale", "position")
 DESIGNS = ("per-level", "pooled")
 MIN_OBJECT_ACCURACY = 0.5  # acc_no_background below this: the model did not learn the object
 POINT_METRICS = ("bg_gap", "bg_flip", "acc_no_background")
-
-
-def available_configs(data: str | Path) -> list[str]:
-    folder = Path(data)
-    if folder.is_dir():
-        meta = read_metadata(folder)
-        if meta is not None:
-            return list(meta["configs"])
-    import datasets
-
-    try:
-        return list(datasets.get_dataset_config_names(str(data)))
-    except Exception as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise EvaluateError(f"{data}: cannot list its configs: {text}") from e
 
 
 def _point(x, name: str, summary: dict, design: str, suffix: str = "") -> dict[str, Any]:
