@@ -285,10 +285,9 @@ def datasets_progress(enabled: bool) -> Iterator[None]:
 
 def _build_staged(config, repo, staging, meta, num_proc, command, sources) -> BuildResult:
     cdir = config_dir(config.name)
-    work = staging / "work" / config.name
-    builder = builder_for(config, work / "cache", sources)
+    builder = builder_for(config, staging / "cache", sources)
     builder.download_and_prepare(
-        output_dir=str(work / "arrow"), num_proc=num_proc if num_proc > 1 else None
+        output_dir=str(staging / "arrow"), num_proc=num_proc if num_proc > 1 else None
     )
     (repo / cdir).mkdir()
     splits = {}
@@ -327,5 +326,7 @@ def _build_staged(config, repo, staging, meta, num_proc, command, sources) -> Bu
         },
     }
     del builder
-    shutil.rmtree(work, ignore_errors=True)  # the Arrow copy: the Parquet export is what stays
+    # The Arrow copy: the Parquet export is what stays, and the next config writes here.
+    shutil.rmtree(staging / "arrow", ignore_errors=True)
+    shutil.rmtree(staging / "cache", ignore_errors=True)
     return BuildResult(repo, config.name, splits, fingerprint)
