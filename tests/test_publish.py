@@ -541,3 +541,12 @@ def test_push_without_a_token_says_how_to_log_in(copy_two, monkeypatch, capsys):
     monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
     assert main(["push", str(copy_two), "--repo", "me/tm"]) == 2
     assert "no Hugging Face token; set HF_TOKEN" in capsys.readouterr().err
+
+
+def test_derived_command_of_a_custom_variant_sets_its_differences():
+    recipe = named_config("default", canvas=56, scale=(14, 28), correlation=0.95).recipe()
+    got = cardmod.public_command("", "small", recipe)
+    assert got.startswith("texmnist build --out OUT_DIR --config default ")
+    for piece in ("--set canvas=56", "--set scale=14,28", "--set correlation=0.95", "--name small"):
+        assert piece in got
+    assert "--set seed" not in got and "--seed 0" in got

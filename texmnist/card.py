@@ -46,6 +46,7 @@ CLI_RECIPE_OPTIONS = [
     ("--max-train", "max_train"),
     ("--max-test", "max_test"),
     ("--validation-size", "validation_size"),
+    ("--counterfactual-size", "counterfactual_size"),
 ]
 
 PARAM_DOCS = {
@@ -271,13 +272,24 @@ def _path_option(token: str) -> str | None:
 
 def _derived_command(name: str, recipe: dict) -> str:
     parts = ["texmnist", "build", "--out", "OUT_DIR"]
-    if name != "default":
-        parts += ["--config", name]
+    if name in NAMED_CONFIGS:
+        parts += [] if name == "default" else ["--config", name]
+    else:  # a custom variant: `default` with every recipe difference as --set
+        base = named_config("default").recipe()
+        options = {key for _, key in CLI_RECIPE_OPTIONS}
+        changed = [k for k, v in recipe.items() if k not in options and base.get(k) != v]
+        parts += ["--config", "default"]
+        parts += [f"--set {k}={_cli_value(recipe[k])}" for k in changed] + ["--name", name]
     parts += ["--mnist-dir", "MNIST_DIR", "--dtd-dir", "DTD_DIR"]
     for option, key in CLI_RECIPE_OPTIONS:
         if recipe.get(key) not in (None, 0) or (key == "seed" and recipe.get(key) is not None):
             parts += [option, str(recipe[key])]
     return " ".join(parts)
+
+
+def _cli_value(v) -> str:
+    """A recipe value as `--set` spells it (lists comma-separated, no spaces)."""
+    return _value(v).replace(", ", ",")
 
 
 def _reproducibility(meta: dict) -> str:

@@ -150,6 +150,7 @@ FASHION_MNIST = DigitSource(
         ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",), _FASHION_CHECKS
     ),
     torchvision_dir="FashionMNIST",
+    dir_option="--fashion-mnist-dir",
 )
 
 KMNIST = DigitSource(
@@ -158,6 +159,7 @@ KMNIST = DigitSource(
     class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
     files=_remotes(("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",), _KMNIST_CHECKS),
     torchvision_dir="KMNIST",
+    dir_option="--kmnist-dir",
 )
 
 DIGIT_SOURCES: dict[str, DigitSource] = {s.name: s for s in (MNIST, FASHION_MNIST, KMNIST)}
