@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from texmnist.idx import write_idx
+from texmnist.idx import idx_bytes, write_idx  # noqa: F401 (idx_bytes: re-exported for tests)
 from texmnist.sources import DIGIT_SOURCES, DTD_CATEGORIES, fallback_is_test
 
 FIRST_TEN = DTD_CATEGORIES[:10]
