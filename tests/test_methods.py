@@ -136,7 +136,7 @@ def test_rrr_penalty_of_a_linear_model_matches_the_closed_form():
     xt = torch.tensor(x, requires_grad=True)
     logits = xt.flatten(1) @ torch.tensor(weight).T + torch.tensor(bias)
     got = rrr_penalty(logits, xt, torch.tensor(background))
-    assert float(got) == pytest.approx(expected, rel=1e-12)
+    assert float(got.detach()) == pytest.approx(expected, rel=1e-12)
     got.backward()  # double backprop: the penalty is differentiable
     assert xt.grad is not None and torch.isfinite(xt.grad).all()
 
