@@ -4,7 +4,7 @@
    writes them as IDX files with true headers (first 8,000 -> train-*, last 2,000 -> t10k-*):
    no digit is both trained on and scored.
 2. Builds `default`, `rho-0.9` and `uncorrelated` from them and the DTD photos, each with a
-   validation split of the same size (JTT and DFR select on it).
+   validation split of 1,000 of the 8,000 train digits (JTT and DFR select on it; 7,000 train).
 3. Runs every method on every config over the seeds into DIR/reports (matrix.md goes into
    the card) and prints the CPU and wall time.
 
@@ -34,10 +34,13 @@ from texmnist.meta import read_metadata
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONFIGS = ("default", "rho-0.9", "uncorrelated")
 N_TRAIN = 8000  # of the 10,000 real MNIST test digits; the rest are the test digits
-# Epochs and validation size keep 3 configs x 7 methods x 3 seeds under 60 CPU-minutes on
-# the 2-core development machine (see the per-cell timings this script prints).
-EPOCHS = 2
+# Epochs keep 3 configs x 7 methods x 3 seeds under 60 CPU-minutes on the 2-core development
+# machine (measured per cell with --time-cell; JTT, 2 + 6 x EPOCHS epochs, dominates).
+EPOCHS = 3
 VALIDATION = 1000
+# One torch thread: on a busy 2-core machine a second thread mostly spins (measured: 4x the
+# CPU time for the same JTT cell); the matrix's cells run one after the other.
+THREADS = 1
 
 
 def build_configs(mnist: Path, dtd: Path, repo: Path, validation: int, num_proc: int) -> None:
@@ -63,7 +66,9 @@ def main() -> None:
     p.add_argument("--validation-size", type=int, default=VALIDATION)
     p.add_argument("--num-proc", type=int, default=2, help="processes for the builds")
     p.add_argument("--time-cell", help="CONFIG/METHOD: time this one cell, first seed only")
+    p.add_argument("--threads", type=int, default=THREADS, help="torch threads")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     repo = args.work / "textured-mnist"
     digits = split_test_set(args.mnist, args.work / "mnist-8000-2000", N_TRAIN)
@@ -73,7 +78,8 @@ def main() -> None:
     configs, methods, out = ",".join(CONFIGS), ",".join(METHODS), repo / "reports"
     if args.time_cell:
         configs, methods = args.time_cell.split("/")
-        seeds, out = seeds[:1], args.work / "timing" / args.time_cell.replace("/", "-")
+        name = f"{args.time_cell.replace('/', '-')}-{torch.get_num_threads()}t"
+        seeds, out = seeds[:1], args.work / "timing" / name
     wall, cpu = time.perf_counter(), time.process_time()
     matrix = run_matrix(
         repo, out, configs=configs, methods=methods, seeds=seeds, model=args.model,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 from texmnist import card as cardmod  # noqa: E402
@@ -21,6 +21,15 @@ from texmnist.meta import META_FILE  # noqa: E402
 
 CONFIGS = ("default", "uncorrelated")
 QUICK = ["--epochs", "1", "--seeds", "0", "--model", "mlp", "--saliency-examples", "4"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models train fastest on one thread; two spin against each other on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
