@@ -2,21 +2,24 @@
 
     python bench/bench_hub.py [--data ../shared/data] [--repeats 3]
 
-Builds `default` and `rgb` from the real MNIST test digits (copied as the training digits
-too: this measures bytes and speed, never accuracy) and the real DTD photos, then writes
-each train split a second time in the old layout (`Dataset.to_parquet` with its defaults,
-as texmnist 0.1 did: one row group per split). Both layouts are served by the Hub test
-double (`tests/hub_double.py`, 127.0.0.1 only), which honours Range and logs the body
-bytes of every response, and measured in the same run:
+Builds `default` and `rgb` from the real MNIST test digits (repeated `--train-copies` times,
+default 6, as the 60,000 training digits: this measures bytes and speed, never accuracy)
+and the real DTD photos, then writes
+each train split a second time in the old layout (one file, `Dataset.to_parquet` with its
+defaults, as texmnist 0.1 did: one row group per split; card and texmnist.json updated).
+Both layouts are served by the Hub test double (`tests/hub_double.py`, 127.0.0.1 only),
+which honours Range and logs the body bytes of every response, and measured in one run:
 
 - streaming: bytes and time until `next(iter(load_dataset(repo, config, split="train",
   streaming=True)))` returns, with the unmodified `datasets` client;
+- tuned streaming: the same with the small-read options the README gives;
 - range reader: bytes and time to read the first row through `pyarrow.parquet.ParquetFile`
   on an `HfFileSystem` file without read-ahead (what a reader that fetches only what it
   needs, like the dataset viewer, pays);
-- bulk: `load_dataset(folder, config, split="train")` (fresh cache) then
-  `texmnist.arrays.to_numpy` of the whole split, from the local folder;
-- sizes: the train shard and the whole config folder.
+- bulk: `texmnist.arrays.load_split(folder, config, "train")` (`load_dataset` with a fresh
+  cache: the Parquet to Arrow conversion) then `to_numpy` of the whole split, from the
+  local folder;
+- sizes: the train files and the whole config folder.
 
 It prints medians over `--repeats`, ratios new/old, and writes bench/results_hub.json.
 Timings depend on the machine's load; bytes do not.
@@ -42,6 +45,7 @@ CONFIGS = ("default", "rgb")
 GOAL_BYTES = 10**6
 SMALL_READ = 128 * 1024  # bytes per request of the tuned stream
 PARTS = ("stream", "tuned", "range", "bulk")
+OLD_TRAIN = "train-00000-of-00001.parquet"  # texmnist 0.1: one file, one row group per split
 
 
 def _free_port() -> int:
@@ -85,12 +89,22 @@ def _old_layout(new: Path, old: Path) -> None:
     import datasets
     import pyarrow.parquet as pq
 
+    from texmnist.card import write_card
+    from texmnist.meta import read_metadata, write_metadata
+
     shutil.copytree(new, old)
+    meta = read_metadata(old)
     for config in CONFIGS:
         folder = old / ("data" if config == "default" else config)
-        for path in sorted(folder.glob("train-*.parquet")):
-            ds = datasets.Dataset(datasets.table.InMemoryTable(pq.read_table(path)))
-            ds.to_parquet(str(path))  # datasets' defaults: row groups of up to 100 MB
+        paths = _train(folder)
+        table = datasets.table.concat_tables([pq.read_table(p) for p in paths])
+        for path in paths:
+            path.unlink()
+        ds = datasets.Dataset(datasets.table.InMemoryTable(table))
+        ds.to_parquet(str(folder / OLD_TRAIN))  # datasets' defaults: row groups up to 100 MB
+        meta["configs"][config]["splits"]["train"]["files"] = [f"{folder.name}/{OLD_TRAIN}"]
+    write_metadata(old, meta)
+    write_card(old)  # the card lists the data files
 
 
 def _parquet_bytes(hub, start: int) -> int:
@@ -148,13 +162,12 @@ def _first_row_range_reader(hub, repo: str, path: str) -> dict:
 
 
 def _bulk(folder: Path, config: str, cache: Path) -> dict:
-    import datasets
+    """texmnist's bulk path: `load_split` (load_dataset, fresh cache), then `to_numpy`."""
+    from texmnist.arrays import load_split, to_numpy
 
-    from texmnist.arrays import to_numpy
-
-    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)  # where load_split's load_dataset caches
     t0 = time.perf_counter()
-    ds = datasets.load_dataset(str(folder), config, split="train", cache_dir=str(cache))
+    ds = load_split(folder, config, "train")
     t1 = time.perf_counter()
     arrays = to_numpy(ds)
     t2 = time.perf_counter()
@@ -209,7 +222,7 @@ def main() -> int:
         results: dict = {"rows": {}, "configs": {}}
         for config in CONFIGS:
             train = read_metadata(new)["configs"][config]["splits"]["train"]
-            (shard,) = train["files"]
+            cdir = train["files"][0].split("/")[0]
             results["rows"][config] = train["num_examples"]
             for name in layouts:  # warm-up, untimed: imports and first connections
                 _first_streamed_row(hub, f"bench/{name}", config, {})
@@ -220,14 +233,16 @@ def main() -> int:
                     runs[name]["stream"].append(_first_streamed_row(hub, repo, config, {}))
                     tuned = _first_streamed_row(hub, repo, config, _no_read_ahead())
                     runs[name]["tuned"].append(tuned)
-                    runs[name]["range"].append(_first_row_range_reader(hub, repo, shard))
-                    runs[name]["bulk"].append(_bulk(folder, config, work / "cache"))
+                    first = _train(folder / cdir)[0].relative_to(folder).as_posix()
+                    runs[name]["range"].append(_first_row_range_reader(hub, repo, first))
+                    runs[name]["bulk"].append(_bulk(folder, config, work / "hf" / "datasets"))
             results["configs"][config] = {
                 name: {
                     **{part: _median(runs[name][part]) for part in PARTS},
-                    "shard_bytes": (folder / shard).stat().st_size,
-                    "config_bytes": _size(folder / shard.split("/")[0]),
-                    "row_groups": _row_groups(folder / shard),
+                    "train_bytes": sum(f.stat().st_size for f in _train(folder / cdir)),
+                    "config_bytes": _size(folder / cdir),
+                    "train_files": len(_train(folder / cdir)),
+                    "row_groups": sum(_row_groups(f) for f in _train(folder / cdir)),
                 }
                 for name, folder in layouts.items()
             }
@@ -241,6 +256,10 @@ def main() -> int:
     return 0
 
 
+def _train(config_folder: Path) -> list[Path]:
+    return sorted(config_folder.glob("train-*.parquet"))
+
+
 def _row_groups(path: Path) -> int:
     import pyarrow.parquet as pq
 
@@ -250,10 +269,12 @@ def _row_groups(path: Path) -> int:
 def _report(results: dict) -> None:
     mb = 1e6
     print(f"train splits of {results['rows']} rows; medians of {results['repeats']} runs")
-    head = f"{'':34}{'old':>12}{'new':>12}{'new/old':>10}"
+    head = f"{'':38}{'old':>12}{'new':>12}{'new/old':>10}"
     for config, r in results["configs"].items():
         old, new = r["old"], r["new"]
-        print(f"\n{config} train ({old['row_groups']} vs {new['row_groups']} row groups)\n{head}")
+        groups = f"{old['row_groups']} vs {new['row_groups']} row groups"
+        files = f"{old['train_files']} vs {new['train_files']} files"
+        print(f"\n{config} train ({groups}, {files})\n{head}")
         rows = [
             ("stream: MB to first row", "stream", "parquet_bytes", mb),
             ("stream: MB incl. README etc.", "stream", "all_bytes", mb),
@@ -262,16 +283,16 @@ def _report(results: dict) -> None:
             ("tuned stream: s to first row", "tuned", "seconds", 1),
             ("range reader: MB to first row", "range", "parquet_bytes", mb),
             ("range reader: s to first row", "range", "seconds", 1),
-            ("bulk: load_dataset s", "bulk", "load_seconds", 1),
+            ("bulk: load_split (fresh cache) s", "bulk", "load_seconds", 1),
             ("bulk: to_numpy s", "bulk", "to_numpy_seconds", 1),
-            ("bulk: total s", "bulk", "total_seconds", 1),
+            ("bulk: load_split + to_numpy s", "bulk", "total_seconds", 1),
         ]
         for label, part, key, unit in rows:
             a, b = old[part][key] / unit, new[part][key] / unit
-            print(f"{label:34}{a:12.3f}{b:12.3f}{b / a:10.3f}")
-        for label, key in (("train shard MB", "shard_bytes"), ("config folder MB", "config_bytes")):
+            print(f"{label:38}{a:12.3f}{b:12.3f}{b / a:10.3f}")
+        for label, key in (("train files MB", "train_bytes"), ("config folder MB", "config_bytes")):
             a, b = old[key] / mb, new[key] / mb
-            print(f"{label:34}{a:12.3f}{b:12.3f}{b / a:10.3f}")
+            print(f"{label:38}{a:12.3f}{b:12.3f}{b / a:10.3f}")
         for reader in ("stream", "tuned", "range"):
             got = new[reader]["parquet_bytes"]
             verdict = "PASS" if got <= GOAL_BYTES else "FAIL"

@@ -44,6 +44,10 @@ from .meta import (
 from .verify import MAX_IMAGE_ROW_GROUP_ROWS
 
 MAX_SHARD_BYTES = 256 * 2**20  # well under the Hub's 500 MB per file
+# Rows per shard at most. Every reader fetches a shard's footer before its first row, and
+# with 100-row groups the footer holds about 1 kB per group: 20,000 rows keep it near
+# 200 kB (one 60,000-row shard: 0.6 MB, most of the bytes before the first row).
+MAX_SHARD_ROWS = 20_000
 # Rows per Parquet row group: the most `verify` allows for image data. Readers fetch whole
 # row groups, so the dataset viewer (100 rows a page) and a stream's first row cost about
 # 100 kB, not the whole split. Earlier `datasets` releases set the same 100 for images
@@ -155,12 +159,14 @@ def builder_for(config: TexturedMNISTConfig, cache_dir: Path) -> TexturedMNIST:
 def export_split(ds: datasets.Dataset, folder: Path, split: str) -> list[str]:
     """Write `ds` as Parquet shards `<split>-0000i-of-0000N.parquet`; return file names.
 
-    Each shard holds row groups of `ROW_GROUP_ROWS` rows. `Dataset.to_parquet` writes one
+    Shards hold at most `MAX_SHARD_BYTES` and `MAX_SHARD_ROWS`, in row groups of
+    `ROW_GROUP_ROWS` rows. `Dataset.to_parquet` writes one
     row group per batch, with `datasets`' own Parquet options: content-defined chunking
     (so a re-upload of a changed split shares most bytes), the page index and statistics,
     and no compression on the already-compressed PNG columns.
     """
-    num_shards = max(1, math.ceil(ds.data.nbytes / MAX_SHARD_BYTES))
+    by_bytes = math.ceil(ds.data.nbytes / MAX_SHARD_BYTES)
+    num_shards = max(1, by_bytes, math.ceil(len(ds) / MAX_SHARD_ROWS))
     statistics = _statistics_columns(ds.features)
     names = []
     for i in range(num_shards):
