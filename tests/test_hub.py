@@ -183,6 +183,27 @@ def test_shards_have_row_groups_of_at_most_100_rows_with_statistics(single_defau
                 assert b"huggingface" in md.metadata
 
 
+def test_a_split_over_max_shard_rows_is_sharded_with_the_same_fingerprint(
+    single_default, fake_sources, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("texmnist.folder.MAX_SHARD_ROWS", 90)
+    out = tmp_path / "repo"
+    mnist = single_default.parent / "mnist"
+    build(_config("default", (mnist, fake_sources[1])), out)
+    train = read_metadata(out)["configs"]["default"]["splits"]["train"]
+    # 250 rows, at most 90 a shard: 3 contiguous shards of 84, 83, 83 rows.
+    assert train["files"] == [f"data/train-0000{i}-of-00003.parquet" for i in range(3)]
+    groups = [
+        [md.row_group(g).num_rows for g in range(md.num_row_groups)]
+        for md in (pq.ParquetFile(out / f).metadata for f in train["files"])
+    ]
+    assert groups == [[84], [83], [83]]
+    before = read_metadata(single_default)["configs"]["default"]
+    assert train["fingerprint"] == before["splits"]["train"]["fingerprint"]
+    assert read_metadata(out)["configs"]["default"]["fingerprint"] == before["fingerprint"]
+    assert verify(out) == []  # the card lists the three files; load_dataset reads them
+
+
 def test_verify_fails_a_folder_with_one_row_group_per_split(single_default, tmp_path):
     folder = Path(shutil.copytree(single_default, tmp_path / "repo"))
     path = folder / "data" / "train-00000-of-00001.parquet"

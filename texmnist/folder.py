@@ -42,13 +42,18 @@ from .meta import (
     table_fingerprint,
     write_metadata,
 )
+from .verify import MAX_IMAGE_ROW_GROUP_ROWS
 
 MAX_SHARD_BYTES = 256 * 2**20  # well under the Hub's 500 MB per file
-# Rows per Parquet row group. A reader fetches whole row groups: the Hub's dataset viewer
-# pages 100 rows at a time and streaming starts after the first group, so 100 rows
-# (what `datasets` used to set as PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS) keeps both to
-# about 100 kB instead of the whole split.
-ROW_GROUP_ROWS = 100
+# Rows per shard at most. Every reader fetches a shard's footer before its first row, and
+# with 100-row groups the footer holds about 1 kB per group: 20,000 rows keep it near
+# 200 kB (one 60,000-row shard: 0.6 MB, most of the bytes before the first row).
+MAX_SHARD_ROWS = 20_000
+# Rows per Parquet row group: the most `verify` allows for image data. Readers fetch whole
+# row groups, so the dataset viewer (100 rows a page) and a stream's first row cost about
+# 100 kB, not the whole split. Earlier `datasets` releases set the same 100 for images
+# (PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS); 5.2 leaves it unset (100 MB groups).
+ROW_GROUP_ROWS = MAX_IMAGE_ROW_GROUP_ROWS
 STAGING_TAG = ".texmnist-tmp-"
 BACKUP_TAG = ".texmnist-old-"
 
@@ -151,12 +156,14 @@ def builder_for(
 def export_split(ds: datasets.Dataset, folder: Path, split: str) -> list[str]:
     """Write `ds` as Parquet shards `<split>-0000i-of-0000N.parquet`; return file names.
 
-    Each shard holds row groups of `ROW_GROUP_ROWS` rows. `Dataset.to_parquet` writes one
+    Shards hold at most `MAX_SHARD_BYTES` and `MAX_SHARD_ROWS`, in row groups of
+    `ROW_GROUP_ROWS` rows. `Dataset.to_parquet` writes one
     row group per batch, with `datasets`' own Parquet options: content-defined chunking
     (so a re-upload of a changed split shares most bytes), the page index and statistics,
     and no compression on the already-compressed PNG columns.
     """
-    num_shards = max(1, math.ceil(ds.data.nbytes / MAX_SHARD_BYTES))
+    by_bytes = math.ceil(ds.data.nbytes / MAX_SHARD_BYTES)
+    num_shards = max(1, by_bytes, math.ceil(len(ds) / MAX_SHARD_ROWS))
     statistics = _statistics_columns(ds.features)
     names = []
     for i in range(num_shards):
@@ -171,8 +178,8 @@ def _statistics_columns(features: datasets.Features) -> list[str]:
     """Leaf columns that get min/max statistics: all but the PNG bytes of Image columns.
 
     Min/max of PNG bytes help no reader, and they sit in the footer, which every reader
-    fetches first: with 100-row groups they would add about 1.5 kB per group (over 1 MB
-    for a 60,000-row split) to the bytes before the first row.
+    fetches first: with 100-row groups they would add about 1.5 kB per group (0.9 MB for
+    a 60,000-row split) to the bytes before the first row.
     """
     skip = {f"{name}.bytes" for name, f in features.items() if isinstance(f, datasets.Image)}
     leaves = [leaf for field in features.arrow_schema for leaf in _leaves(field.name, field.type)]
