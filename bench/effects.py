@@ -83,9 +83,9 @@ def main() -> None:
     args = p.parse_args()
     text = effects(args.out)
     print(text)
-    if args.write:
+    if args.write:  # for the card's Baselines section, under its own heading
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text)
+        args.write.write_text("# Measured effects (disjoint real data)\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -37,11 +37,11 @@ stamp "start (a) rho"
 done_ a-rho || texmnist evaluate mnist-repo --sweep rho --epochs 5 --saliency-examples 500 "${common[@]}" --out a-rho
 stamp "start (b) scale"
 # (b) against digit scale, one model per scale (sizes: 56 px canvas, scale x position uniform)
-done_ b-scale || texmnist evaluate mnist-repo --sweep scale --design per-level --epochs 5 --saliency-examples 0 \
+done_ b-scale || texmnist evaluate mnist-repo --sweep scale --design per-level --epochs 20 --saliency-examples 0 \
   "${common[@]}" --out b-scale
 stamp "start (c) position"
 # (c) against position, one model per position
-done_ c-position || texmnist evaluate mnist-repo --sweep position --design per-level --epochs 5 \
+done_ c-position || texmnist evaluate mnist-repo --sweep position --design per-level --epochs 20 \
   --saliency-examples 0 "${common[@]}" --out c-position
 stamp "start (e) fashion"
 # (e) Fashion-MNIST against MNIST `default` (a): same 7,000 training images, same rule

@@ -550,3 +550,16 @@ def test_derived_command_of_a_custom_variant_sets_its_differences():
     for piece in ("--set canvas=56", "--set scale=14,28", "--set correlation=0.95", "--name small"):
         assert piece in got
     assert "--set seed" not in got and "--seed 0" in got
+
+
+def test_card_takes_measured_effects_and_the_matrix_from_reports(copy_two):
+    reports = copy_two / "reports"
+    reports.mkdir()
+    (reports / "effects.md").write_text(
+        "# Measured effects\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n"
+    )
+    (reports / "matrix.md").write_text("# The matrix\n\n| m | v |\n| --- | --- |\n| erm | 3 |\n")
+    body = cardmod.render_card(copy_two).split("\n---\n", 1)[1]
+    section = body.split("## Baseline results", 1)[1].split("\n## ", 1)[0]
+    assert section.index("### Measured effects") < section.index("### The matrix")
+    assert "| 1 | 2 |" in section and "| erm | 3 |" in section

@@ -36,6 +36,7 @@ TAGS = [
 REPORT_FILE = "report.md"
 REPORTS_DIR = "reports"
 MATRIX_FILE = "matrix.md"  # `texmnist evaluate --configs ... --methods ... --out DIR/reports`
+EFFECTS_FILE = "effects.md"  # `python bench/effects.py OUT --write DIR/reports/effects.md`
 
 # Options whose values are the user's own paths: the card shows placeholders.
 PATH_OPTIONS = {"--mnist-dir": "MNIST_DIR", "--dtd-dir": "DTD_DIR", "--out": "OUT_DIR"}
@@ -354,33 +355,37 @@ def _read_report(path: Path) -> str:
         raise OutputError(f"{path}: unreadable evaluation report ({e})") from e
 
 
-def _matrix_section(folder: Path) -> str:
-    """DIR/reports/matrix.md below its own heading: its settings, hardware and table."""
-    path = folder / REPORTS_DIR / MATRIX_FILE
+def _reports_section(folder: Path, name: str, default_heading: str) -> str:
+    """DIR/reports/<name> below its own heading (its first line when that is a title)."""
+    path = folder / REPORTS_DIR / name
     if not path.is_file():
         return ""
     text = _read_report(path).strip()
     title, _, body = text.partition("\n") if text.startswith("#") else ("", "", text)
-    heading = title.lstrip("# ").strip() or "Every method on every config"
+    heading = title.lstrip("# ").strip() or default_heading
     return f"### {heading}\n\n{body.strip()}"
 
 
 def _baselines(folder: Path, configs: list[str]) -> str:
-    """The method matrix and the evaluation reports' tables when there are any; else nothing."""
+    """Measured effects, the method matrix and the reports' tables when there are any."""
     parts = []
-    matrix = _matrix_section(folder)
+    found = [
+        _reports_section(folder, EFFECTS_FILE, "Measured effects"),
+        _reports_section(folder, MATRIX_FILE, "Every method on every config"),
+    ]
+    found = [f for f in found if f]
     for name, path in report_paths(folder, configs):
         text = _read_report(path)
         tables = _report_tables(text)
         if tables:
             parts.append("\n\n".join([_report_heading(text, name), *tables]))
-    if not parts and not matrix:
+    if not parts and not found:
         return ""
     intro = (
         "Measured with `texmnist evaluate`, in percent: the mean over seeds with its 95% "
         "Student-t interval (with one seed, that run's own interval)."
     )
-    sections = ([matrix] if matrix else []) + ([intro, *parts] if parts else [])
+    sections = found + ([intro, *parts] if parts else [])
     return "## Baseline results\n\n" + "\n\n".join(sections)
 
 
