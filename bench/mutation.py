@@ -35,7 +35,10 @@ SCRATCH = REPO / "mutants"
 
 # module: (files to mutate, as globs relative to the project root; test files that exercise them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
-    "composite": (["texmnist/composite.py"], ["tests/test_composite.py", "tests/test_textures.py"]),
+    "composite": (
+        ["texmnist/composite.py"],
+        ["tests/test_composite.py", "tests/test_composite_errors.py", "tests/test_textures.py"],
+    ),
     "recipe": (
         ["texmnist/recipe.py"],
         ["tests/test_draws.py", "tests/test_textures.py", "tests/test_configs.py"],
