@@ -9,11 +9,15 @@ import zlib
 
 import datasets
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 import texmnist.arrays
-from texmnist.arrays import decode_pngs, to_numpy
+from texmnist.arrays import decode_pngs, load_arrays, load_split, split_names, to_numpy
+from texmnist.errors import ConfigError
+from texmnist.meta import write_metadata
 
 NONE, SUB, UP, AVERAGE, PAETH = range(5)
 
@@ -214,3 +218,57 @@ def test_cache_of_an_empty_string_column(table_ds, tmp_path):
     for arrays in (got, again):
         assert arrays["name"].shape == (0,) and arrays["name"].dtype == object
         assert arrays["label"].shape == (0,)
+
+
+def test_empty_split_keeps_column_shapes(table_ds, tmp_path):
+    empty = table_ds.select([])
+    for arrays in (to_numpy(empty), to_numpy(empty, cache_dir=tmp_path / "a" / "b")):
+        assert arrays["box"].shape == (0, 0)
+        assert arrays["label"].shape == (0,) and arrays["label"].dtype == np.int64
+    assert len(list((tmp_path / "a" / "b").iterdir())) == 1  # nested folders are made
+
+
+# -- loading and listing splits ---------------------------------------------------------
+
+
+@pytest.fixture
+def parquet_folder(tmp_path):
+    """A plain Parquet dataset folder (no texmnist.json): splits train and test."""
+    (tmp_path / "data").mkdir()
+    for split, labels in (("train", [1, 2, 3]), ("test", [4, 5])):
+        table = pa.table({"label": pa.array(labels, pa.int64())})
+        pq.write_table(table, tmp_path / "data" / f"{split}-00000-of-00001.parquet")
+    return tmp_path
+
+
+def test_split_names_from_texmnist_json(tmp_path):
+    write_metadata(tmp_path, {"configs": {"rgb": {"splits": {"train": {}, "test_random": {}}}}})
+    assert split_names(tmp_path, "rgb") == ["train", "test_random"]
+    with pytest.raises(ConfigError) as e:
+        split_names(tmp_path, "default")
+    assert str(e.value) == f"{tmp_path}: config 'default' is not built there (has rgb)"
+    write_metadata(tmp_path, {"configs": {}})
+    with pytest.raises(ConfigError, match=r"is not built there \(has none\)"):
+        split_names(tmp_path, "default")
+
+
+def test_split_names_and_load_split_of_a_plain_parquet_folder(parquet_folder, tmp_path):
+    assert sorted(split_names(parquet_folder, "default")) == ["test", "train"]
+    assert load_split(parquet_folder, "default", "test")["label"] == [4, 5]
+    cache = tmp_path / "cache"
+    arrays = load_arrays(parquet_folder, "default", "train", cache_dir=cache)
+    assert arrays["label"].tolist() == [1, 2, 3]
+    assert len(list(cache.iterdir())) == 1  # load_arrays passes its cache on
+    with pytest.raises(ConfigError) as e:
+        load_split(parquet_folder, "default", "validation")
+    message = str(e.value)
+    assert message.startswith(f"{parquet_folder}: config 'default' has no split 'validation' (")
+    assert "\n" not in message
+
+
+def test_missing_folder_is_a_data_error(tmp_path):
+    with pytest.raises(texmnist.arrays.DataError) as e:
+        load_split(tmp_path / "nowhere", "default", "train")
+    assert str(e.value).startswith(f"{tmp_path / 'nowhere'}: ")
+    with pytest.raises(texmnist.arrays.DataError, match="cannot list the splits of config"):
+        split_names(tmp_path / "nowhere", "default")
