@@ -48,7 +48,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "arrays": (["texmnist/arrays.py"], ["tests/test_arrays.py", "tests/test_arrays_decode.py"]),
     "metrics": (["texmnist/metrics.py"], ["tests/test_metrics.py"]),
     "meta": (["texmnist/meta.py"], ["tests/test_fingerprint.py", "tests/test_configs.py"]),
-    "push": (["texmnist/push.py"], ["tests/test_publish.py"]),
+    "push": (["texmnist/push.py"], ["tests/test_push_units.py", "tests/test_publish.py"]),
     "evaluate": (
         [
             "texmnist/evaluate/train.py",
