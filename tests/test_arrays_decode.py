@@ -272,3 +272,13 @@ def test_missing_folder_is_a_data_error(tmp_path):
     assert str(e.value).startswith(f"{tmp_path / 'nowhere'}: ")
     with pytest.raises(texmnist.arrays.DataError, match="cannot list the splits of config"):
         split_names(tmp_path / "nowhere", "default")
+
+
+def test_a_png_without_ihdr_first_is_not_decoded_by_the_fast_path():
+    """Only a true IHDR is trusted; anything else is PIL's to judge (and PIL refuses it)."""
+    good = _png([bytes(3)] * 2, 3, 8, 0, [NONE] * 2)
+    bad = good[:12] + b"IHDx" + good[16:]
+    with pytest.raises(Exception) as e:
+        decode_pngs([bad])
+    assert not isinstance(e.value, AssertionError)
+    assert decode_pngs([good]).shape == (1, 2, 3)
