@@ -1,6 +1,6 @@
 """Mutation score of the core modules: how many small wrong changes the tests notice.
 
-    python bench/mutation.py [--module NAME ...] [--workers 1] [--keep]
+    python bench/mutation.py [--module NAME ...] [--sample N] [--workers 1] [--keep]
 
 For each core module (MODULES below) this runs mutmut 3 (the `test` extra) in a scratch
 copy of the project, `mutants/<module>/`, whose [tool.mutmut] section restricts the
@@ -10,8 +10,10 @@ module the killed / survived / timeout / other counts and the score (killed and 
 over all mutants that ran), then every surviving mutant: its file:line and diff.
 Equivalent survivors (no behaviour change) are explained in bench/mutation_survivors.md.
 
-Not part of CI: a full run takes tens of minutes. Whoever adds a core module adds it to
-MODULES with the test files that exercise it.
+`--sample N` runs a seeded random sample of N mutants per module (the same sample for the
+same code), for a quick estimate: a full run takes hours on a small shared machine. Not
+part of CI. Whoever adds a core module adds it to MODULES with the test files that
+exercise it.
 """
 
 from __future__ import annotations
@@ -85,14 +87,14 @@ def scratch_project(name: str) -> Path:
     return work
 
 
-def mutmut(work: Path, *args: str) -> str:
+def mutmut(work: Path, *args: str, check: bool = True) -> str:
     # One thread per test process: the workers are the parallelism, and torch's thread
     # pool does not survive mutmut's fork.
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     done = subprocess.run(
         [sys.executable, "-m", "mutmut", *args], cwd=work, env=env, capture_output=True, text=True
     )
-    if done.returncode != 0:
+    if check and done.returncode != 0:
         raise SystemExit(f"mutmut {' '.join(args)} failed in {work}:\n{done.stdout}\n{done.stderr}")
     return done.stdout
 
@@ -163,11 +165,20 @@ def run_module(name: str, workers: int, keep: bool, sample: int | None) -> dict:
     if sample is None:
         mutmut(work, *run)
         found = statuses(work)
+        total = len(found)
     else:
-        # mutmut makes every mutant (and its test map) before it filters by name, so a
-        # first run of one mutant per function lists them all; then run a seeded sample.
-        mutmut(work, *run, "*__mutmut_1")
-        names = sorted(statuses(work))
+        # mutmut makes every mutant and its test map (saved) before it filters by name and
+        # stops at an empty selection: a first run for no mutant lists them all (in the
+        # .meta files it writes); the second runs a seeded sample.
+        first = mutmut(work, *run, "no mutant has this name", check=False)
+        names = sorted(
+            name
+            for meta in (work / "mutants").rglob("*.py.meta")
+            for name in json.loads(meta.read_text())["exit_code_by_key"]
+        )
+        if not names:
+            raise SystemExit(f"mutmut made no mutants in {work}:\n{first}")
+        total = len(names)
         chosen = set(random.Random(0).sample(names, min(sample, len(names))))
         mutmut(work, *run, *sorted(chosen))
         found = {k: v for k, v in statuses(work).items() if k in chosen}
@@ -185,7 +196,9 @@ def run_module(name: str, workers: int, keep: bool, sample: int | None) -> dict:
     others = sorted(f"{m}: {s}" for m, s in found.items() if s not in KILLED | SURVIVED | TIMEOUT)
     if not keep:
         shutil.rmtree(work, ignore_errors=True)
-    return dict(counts, score=score, seconds=seconds, survivors=survivors, others=others)
+    return dict(
+        counts, score=score, seconds=seconds, total=total, survivors=survivors, others=others
+    )
 
 
 def main() -> int:
@@ -204,7 +217,9 @@ def main() -> int:
         print(
             f"{name}: killed {result['killed']}, survived {result['survived']}, "
             f"timeout {result['timeout']}, other {result['other']}, "
-            f"score {result['score']:.1%} ({result['seconds']:.0f} s)",
+            f"score {result['score']:.1%} ({result['seconds']:.0f} s; "
+            f"{result['killed'] + result['survived'] + result['timeout'] + result['other']} "
+            f"of {result['total']} mutants)",
             flush=True,
         )
     print(

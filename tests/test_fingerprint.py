@@ -63,6 +63,8 @@ def test_digest_of_a_small_table_computed_by_hand():
                 type=pa.struct([("b", pa.binary()), ("w", pa.float32())]),
             ),
             "f": pa.array([True, None, False]),
+            "fl": pa.array([[1, 2], [3, 4], None], type=pa.list_(pa.int8(), 2)),
+            "ll": pa.array([[9], [], [8, 7]], type=pa.large_list(pa.int16())),
         }
     )
     expected = (
@@ -73,6 +75,9 @@ def test_digest_of_a_small_table_computed_by_hand():
         + b"b" + bytes([0, 0, 0]) + _i8(2, 0, 1) + b"\x00\xffz"
         + b"w" + bytes([0, 0, 0]) + struct.pack("<3f", 1.5, -2.0, 0.0)
         + b"f" + bytes([0, 1, 0]) + bytes([1, 0, 0])
+        + b"fl" + bytes([0, 0, 1]) + _i8(2, 2, 0) + bytes([0, 0, 0, 0]) + bytes([1, 2, 3, 4])
+        + b"ll" + bytes([0, 0, 0]) + _i8(1, 0, 2) + bytes([0, 0, 0])
+        + struct.pack("<3h", 9, 8, 7)
     )  # fmt: skip
     assert table_fingerprint(t) == hashlib.sha256(expected).hexdigest()
 
@@ -142,7 +147,10 @@ def test_metadata_round_trip_and_lookups(tmp_path):
     meta = {"format": 2, "configs": {"rgb": {"splits": {"train": {"n": 3}}}}}
     path = write_metadata(tmp_path, meta)
     assert path == tmp_path / META_FILE
-    assert path.read_text().endswith("}\n")
+    # Readable: two-space indents, one key a line, a final newline.
+    write_metadata(tmp_path, {"format": 2, "configs": {}})
+    assert path.read_text() == '{\n  "format": 2,\n  "configs": {}\n}\n'
+    write_metadata(tmp_path, meta)
     assert json.loads(path.read_text()) == meta
     assert read_metadata(tmp_path) == meta
     assert config_metadata(tmp_path, "rgb") == {"splits": {"train": {"n": 3}}}
