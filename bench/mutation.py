@@ -213,15 +213,18 @@ def main() -> int:
     names = args.module or list(MODULES)
     results = {}
     for name in names:
-        results[name] = result = run_module(name, args.workers, args.keep, args.sample)
+        results[name] = r = run_module(name, args.workers, args.keep, args.sample)
+        ran = r["killed"] + r["survived"] + r["timeout"] + r["other"]
         print(
-            f"{name}: killed {result['killed']}, survived {result['survived']}, "
-            f"timeout {result['timeout']}, other {result['other']}, "
-            f"score {result['score']:.1%} ({result['seconds']:.0f} s; "
-            f"{result['killed'] + result['survived'] + result['timeout'] + result['other']} "
-            f"of {result['total']} mutants)",
+            f"{name}: killed {r['killed']}, survived {r['survived']}, timeout {r['timeout']}, "
+            f"other {r['other']}, score {r['score']:.1%} ({r['seconds']:.0f} s; "
+            f"{ran} of {r['total']} mutants)",
             flush=True,
         )
+        for mutant, where, diff in r["survivors"]:
+            print(f"\n== survived {name} {mutant} at {where}\n{diff.rstrip()}", flush=True)
+        for line in r["others"]:
+            print(f"\n== not run {name} {line}", flush=True)
     print(
         f"\n{'module':<10} {'killed':>7} {'survived':>9} {'timeout':>8} {'other':>6} {'score':>7}"
     )
@@ -230,11 +233,6 @@ def main() -> int:
             f"{name:<10} {r['killed']:>7} {r['survived']:>9} {r['timeout']:>8} "
             f"{r['other']:>6} {r['score']:>7.1%}"
         )
-    for name, r in results.items():
-        for mutant, where, diff in r["survivors"]:
-            print(f"\n== survived {name} {mutant} at {where}\n{diff.rstrip()}")
-        for line in r["others"]:
-            print(f"\n== not run {name} {line}")
     return 0
 
 
