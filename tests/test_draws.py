@@ -166,6 +166,7 @@ def test_group_names_by_hand():
         "CoN-28",
     ]
     assert group_names(grid, cell[:1], aligned[:1], BACKGROUND_ONLY).tolist() == ["CeB-14"]
+    assert group_names(grid, cell, aligned, TEXTURED).dtype == object  # like the Arrow strings
 
 
 def test_split_kinds():
@@ -247,3 +248,12 @@ def test_groups_background_only_is_one_group():
     # Test groups are balanced over the grid's cells: 200 digits, 6 cells.
     counts = np.unique(plans["test_random"].group, return_counts=True)[1]
     assert counts.max() - counts.min() <= 1
+
+
+def test_random_positions_in_the_test_splits_are_drawn_and_shared():
+    plans = _plans("default", canvas=40, scale=(14,), position=("random",))
+    boxes = plans["test_random"].box
+    assert np.array_equal(boxes, plans["test_correlated"].box)
+    assert np.all(boxes[:, 2] - boxes[:, 0] == 14) and np.all(boxes[:, :2] >= 0)
+    assert np.all(boxes[:, 2:] <= 40)
+    assert len(np.unique(boxes[:, 0])) > 20 and len(np.unique(boxes[:, 1])) > 20
