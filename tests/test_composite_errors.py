@@ -60,6 +60,8 @@ ERRORS = [
      "scale: every side must be in 1..5, got 3..6"),
     (lambda: placement_boxes(2, 3, 5, "random"), ConfigError,
      "rng: position 'random' needs a numpy Generator"),
+    (lambda: place(D.astype(np.int16), np.zeros((2, 4), int), 5), ValueError,
+     "digits: expected dtype uint8, got int16"),
     (lambda: place(np.zeros((2, 3, 4), U8), np.zeros((2, 4), int), 5), ValueError,
      "digits: expected shape [n,s,s], got (2, 3, 4)"),
     (lambda: place(D, np.zeros((2, 4), float), 5), ValueError,
