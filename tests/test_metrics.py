@@ -302,6 +302,27 @@ def test_bg_gap_falls_back_to_unpaired():
     assert out["bg_gap"]["value"] == pytest.approx(0.25)
 
 
+@pytest.mark.parametrize(
+    ("corr_index", "rand_index"),
+    [
+        ([10, 10, 12, 13], [13, 12, 10, 10]),  # the same multiset, with a duplicate
+        ([10, 11, 12, 12], [12, 12, 11, 10]),
+        ([10, 10, 10, 10], [10, 10, 10, 10]),
+        ([10, 11, 12], [10, 11, 12, 13]),  # different lengths
+    ],
+)
+def test_duplicate_mnist_index_is_never_paired(corr_index, rand_index):
+    data, preds = small_data(), small_preds()
+    data["test_correlated"]["mnist_index"] = np.array(corr_index)
+    data["test_random"]["mnist_index"] = np.array(rand_index)
+    if len(corr_index) == 3:
+        data["test_correlated"] = {k: v[:3] for k, v in data["test_correlated"].items()}
+        preds["test_correlated"] = preds["test_correlated"][:3]
+    out = evaluate(preds, data)
+    assert out["bg_gap"]["paired"] is False
+    assert out["bg_gap"]["n"] == len(corr_index) + len(rand_index)
+
+
 def test_bg_gap_ci_contains_value_and_shrinks_with_n():
     widths = []
     for n in (200, 20000):

@@ -16,7 +16,9 @@ from texmnist.pngenc import (
     encode_gray,
     encode_gray_batch,
     encode_mask,
+    encode_mask_batch,
     encode_rgb,
+    encode_rgb_batch,
 )
 
 
@@ -173,3 +175,72 @@ def test_property_mask(batch):
         verify(data)
         mode, pixels = decode(data)
         assert mode == "1" and np.array_equal(pixels, img)
+
+
+# -- every byte, against a PNG assembled here from the spec ------------------------------
+
+
+def _spec_png(rows: list[bytes], width: int, depth: int, ctype: int, up: bool, level: int):
+    """Signature, IHDR, one IDAT of zlib.compress(filtered rows, level), IEND; Up filtering
+    byte by byte (each byte minus the one above, the first row against zeros)."""
+    raw, prior = b"", bytes(len(rows[0]))
+    for row in rows:
+        line = bytes((x - p) % 256 for x, p in zip(row, prior, strict=True)) if up else row
+        raw += bytes([2 if up else 0]) + line
+        prior = row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, len(rows), depth, ctype, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw, level)) + chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("level", [0, 1, 9])
+def test_every_encoder_writes_the_spec_bytes_at_every_level(level):
+    rng = np.random.default_rng(level)
+    gray = rng.integers(0, 256, (2, 3, 5), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (2, 3, 4, 3), dtype=np.uint8)
+    masks = rng.integers(0, 2, (2, 3, 11)).astype(bool)
+    for i in range(2):
+        g = _spec_png([r.tobytes() for r in gray[i]], 5, 8, 0, True, level)
+        c = _spec_png([r.reshape(-1).tobytes() for r in rgb[i]], 4, 8, 2, True, level)
+        m = _spec_png([np.packbits(r).tobytes() for r in masks[i]], 11, 1, 0, False, level)
+        assert encode_batch(gray, level)[i] == encode_gray(gray[i], level) == g
+        assert encode_batch(rgb, level)[i] == encode_rgb(rgb[i], level) == c
+        assert encode_batch(masks, level)[i] == encode_mask(masks[i], level) == m
+    assert encode_gray(gray[0]) == _spec_png([r.tobytes() for r in gray[0]], 5, 8, 0, True, 6)
+
+
+GOT = "got dtype uint8 and shape"
+TINY = "gray images: expected uint8 [n,H,W]: PNG images need at least 1x1 pixels, got"
+ERRORS = [
+    (encode_gray, np.zeros((3, 3), bool), "gray image: expected uint8 [H,W]: got dtype bool"
+     " and shape (3, 3)"),
+    (encode_rgb, np.zeros((3, 3), np.uint8), f"rgb image: expected uint8 [H,W,3]: {GOT} (3, 3)"),
+    (encode_mask, np.zeros((3, 3), np.uint8), f"mask: expected bool [H,W]: {GOT} (3, 3)"),
+    (encode_gray_batch, np.zeros((3, 3), np.uint8),
+     f"gray images: expected uint8 [n,H,W]: {GOT} (3, 3)"),
+    (encode_rgb_batch, np.zeros((1, 3, 3, 4), np.uint8),
+     "rgb images: expected uint8 [n,H,W,3], got shape (1, 3, 3, 4)"),
+    (encode_rgb_batch, np.zeros((1, 3, 3), np.uint8),
+     f"rgb images: expected uint8 [n,H,W,3]: {GOT} (1, 3, 3)"),
+    (encode_mask_batch, np.zeros((1, 3, 3), np.uint8),
+     f"masks: expected bool [n,H,W]: {GOT} (1, 3, 3)"),
+    (encode_gray_batch, np.zeros((1, 0, 3), np.uint8), f"{TINY} (1, 0, 3)"),
+    (encode_gray_batch, np.zeros((1, 3, 0), np.uint8), f"{TINY} (1, 3, 0)"),
+    (encode_batch, np.zeros((1, 3), np.uint8),
+     f"images: expected bool [n,H,W], uint8 [n,H,W] or uint8 [n,H,W,3], {GOT} (1, 3)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("encoder", "bad", "message"), ERRORS)
+def test_errors_say_what_was_expected_and_what_came(encoder, bad, message):
+    with pytest.raises(ValueError) as e:
+        encoder(bad)
+    assert str(e.value) == message

@@ -7,6 +7,7 @@ one the Hub would receive.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import shutil
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 from huggingface_hub.utils import filter_repo_objects
+from PIL import Image
 
 import texmnist.preview
 import texmnist.push
@@ -364,6 +366,29 @@ def test_verify_catches_a_tampered_parquet_file(planted):
     problems = verify(planted)
     assert _about(problems, str(path), "does not match the fingerprint", "'test_random'")
     assert len(problems) == 1  # counts, features and loading are still fine
+
+
+def test_verify_catches_one_edited_image(planted):
+    """One pixel of one image changed and re-encoded as a valid PNG: only the content
+    fingerprint can tell."""
+    path = planted / "data" / "test_random-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    images = table.column("image").combine_chunks()
+    blobs = images.field("bytes").to_pylist()
+    pixels = np.asarray(Image.open(io.BytesIO(blobs[5]))).copy()
+    pixels[0, 0] ^= 1
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    assert buf.getvalue() != blobs[5]
+    blobs[5] = buf.getvalue()
+    edited = pa.StructArray.from_arrays(
+        [pa.array(blobs, type=pa.binary()), images.field("path")], fields=list(images.type)
+    )
+    index = table.schema.get_field_index("image")
+    pq.write_table(table.set_column(index, table.schema.field(index), edited), path)
+    problems = verify(planted, load=False)
+    assert _about(problems, str(path), "does not match the fingerprint", "'test_random'")
+    assert len(problems) == 1
 
 
 def test_verify_catches_a_stray_parquet_file(planted):
