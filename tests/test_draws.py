@@ -23,9 +23,9 @@ from texmnist.recipe import (
     group_names,
     other_category,
     plan_splits,
-    split_kind,
     stream,
 )
+from texmnist.splits import split_spec
 
 
 def _within_binomial(count: int, n: int, p: float, sigmas: float = 5.0) -> bool:
@@ -170,9 +170,10 @@ def test_group_names_by_hand():
 
 
 def test_split_kinds():
-    assert split_kind("test_no_background") == PLAIN
-    assert split_kind("test_background_only") == BACKGROUND_ONLY
-    assert split_kind("test_random") == split_kind("train") == TEXTURED
+    assert split_spec("test_no_background").kind == PLAIN
+    assert split_spec("test_background_only").kind == BACKGROUND_ONLY
+    assert split_spec("test_random").kind == split_spec("train").kind == TEXTURED
+    assert split_spec("test_counterfactual").kind == TEXTURED
 
 
 # -- whole plans --------------------------------------------------------------------------

@@ -20,17 +20,17 @@ from texmnist.evaluate.saliency import input_gradients, saliency_maps  # noqa: E
 from texmnist.evaluate.train import (  # noqa: E402
     TrainSettings,
     _balanced_index,
-    _dfr_split,
     _group_dro_loss,
     _worst_group_acc,
     deterministic,
     group_ids,
+    held_out_split,
     image_tensor,
     predict,
     refit_last_layer,
     train_model,
 )
-from texmnist.metrics import NO_TEXTURE  # noqa: E402
+from texmnist.splits import NONE_TEXTURE  # noqa: E402
 
 # -- GroupDRO ----------------------------------------------------------------------------
 
@@ -203,16 +203,16 @@ def test_dfr_head_reproduces_the_logistic_regression():
 def test_dfr_holds_out_a_share_of_train_without_validation():
     data = {"image": np.zeros((10, 2, 2), np.uint8), "label": np.arange(10)}
     settings = TrainSettings(method="dfr", dfr_holdout=0.3, seed=4)
-    kept, held, info = _dfr_split(data, None, settings)
+    kept, held, info = held_out_split(data, None, settings)
     assert info == {"source": "held-out 30% of train", "n": 3}
     assert len(held["label"]) == 3 and len(kept["label"]) == 7
     assert sorted([*kept["label"], *held["label"]]) == list(range(10))
     assert list(held["label"]) == sorted(held["label"])
     validation = {"image": np.zeros((4, 2, 2), np.uint8), "label": np.arange(4)}
-    same, val, info = _dfr_split(data, validation, settings)
+    same, val, info = held_out_split(data, validation, settings)
     assert same is data and val is validation and info == {"source": "validation", "n": 4}
     empty = {"image": np.zeros((0, 2, 2), np.uint8), "label": np.zeros(0, int)}
-    assert _dfr_split(data, empty, settings)[2]["n"] == 3
+    assert held_out_split(data, empty, settings)[2]["n"] == 3
 
 
 def test_balanced_index_and_worst_group_accuracy_by_hand():
@@ -233,9 +233,9 @@ def test_balanced_index_and_worst_group_accuracy_by_hand():
 def test_group_ids_from_the_group_column_and_from_label_and_texture():
     ids, names = group_ids({"group": np.array(["b", "a", "b"], dtype=object), "label": [0, 1, 2]})
     assert ids.tolist() == [1, 0, 1] and names == ["a", "b"]
-    arrays = {"label": np.array([3, 3, 0, 3]), "texture": np.array([3, NO_TEXTURE, 7, 3])}
+    arrays = {"label": np.array([3, 3, 0, 3]), "texture": np.array([3, NONE_TEXTURE, 7, 3])}
     ids, names = group_ids(arrays)
-    assert names == ["y=0,t=7", "y=3,t=3", f"y=3,t={NO_TEXTURE}"]
+    assert names == ["y=0,t=7", "y=3,t=3", f"y=3,t={NONE_TEXTURE}"]
     assert ids.tolist() == [1, 2, 0, 1]
     with pytest.raises(EvaluateError, match="neither a 'group' nor a 'texture'"):
         group_ids({"label": np.array([1])})

@@ -467,7 +467,7 @@ class _Adversary:
         self.head = nn.Sequential(
             nn.Linear(self.layer.in_features, s.adversary_hidden),
             nn.ReLU(),
-            nn.Linear(s.adversary_hidden, metrics.NO_TEXTURE + 1),
+            nn.Linear(s.adversary_hidden, NONE_TEXTURE + 1),
         ).to(device)
         self.weight, self.device = s.adversary_weight, device
         self.features: torch.Tensor | None = None
