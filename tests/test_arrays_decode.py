@@ -270,8 +270,11 @@ def test_missing_folder_is_a_data_error(tmp_path):
     with pytest.raises(texmnist.arrays.DataError) as e:
         load_split(tmp_path / "nowhere", "default", "train")
     assert str(e.value).startswith(f"{tmp_path / 'nowhere'}: ")
-    with pytest.raises(texmnist.arrays.DataError, match="cannot list the splits of config"):
+    with pytest.raises(texmnist.arrays.DataError, match="no such folder, and not a Hub dataset"):
         split_names(tmp_path / "nowhere", "default")
+    # a plausible repo id that cannot be reached (the tests are offline)
+    with pytest.raises(texmnist.arrays.DataError, match="cannot list the splits of config"):
+        split_names("someone/not-here", "default")
 
 
 def test_a_png_without_ihdr_first_is_not_decoded_by_the_fast_path():

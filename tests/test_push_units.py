@@ -114,7 +114,7 @@ def test_secrets_from_the_environment_and_the_api(monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "tok-login-longest-3")
     found = _secrets(SimpleNamespace(token="tok-api-4"))
-    assert found == ["tok-login-longest-3", "tok-env-longer-2", "tok-env-1", "tok-api-4"]
+    assert found == ["tok-login-longest-3", "tok-env-longer-2", "tok-api-4", "tok-env-1"]
     monkeypatch.delenv("HF_TOKEN")
     monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "abc")  # too short to be a token
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
@@ -203,6 +203,13 @@ def test_plan_description_by_hand(tmp_path):
     assert lines[1] == "revision:     main" and lines[3] == "pull request: no"
     assert lines[2].startswith("visibility:   Hub default (public) when created")
     assert lines[-1] == "  12,345  big.parquet"
+    patterns = ["README.md", "texmnist.json", "data/*.parquet", "images/*.png"]
+    deleting = _plan(tmp_path / "third", allow_patterns=patterns)
+    assert deleting.delete_patterns == ["data/*.parquet", "images/*.png"]
+    assert deleting.describe()[6] == (
+        "deletes:      remote files matching data/*.parquet, images/*.png that this push "
+        "does not upload"
+    )
 
 
 class FakeApi:
@@ -240,7 +247,7 @@ def test_upload_calls(tmp_path, private):
     del kw3["folder_path"]
     assert kw3 == {
         "repo_id": "me/x", "repo_type": "dataset", "revision": "dev", "create_pr": False,
-        "commit_message": "msg", "allow_patterns": ["README.md"],
+        "commit_message": "msg", "allow_patterns": ["README.md"], "delete_patterns": [],
     }  # fmt: skip
 
 

@@ -250,6 +250,9 @@ def test_missing_digit_file_message(tmp_path):
 
 def test_missing_folder_message(tmp_path):
     with pytest.raises(SourceNotFoundError, match="does not exist; pass --mnist-dir"):
+        load_digits("mnist", tmp_path / "nowhere")
+    # each source names its own option, as `build --config all` takes one folder per source
+    with pytest.raises(SourceNotFoundError, match="does not exist; pass --kmnist-dir"):
         load_digits("kmnist", tmp_path / "nowhere")
 
 

@@ -73,9 +73,12 @@ class PushPlan:
             f"pull request: {'yes' if self.create_pr else 'no'}",
             f"message:      {self.message}",
             f"files:        {len(self.files)}, {_human(self.total_bytes)}",
-            f"deletes:      remote files matching {', '.join(self.delete_patterns)} "
-            "that this push does not upload",
         ]
+        if self.delete_patterns:
+            lines.append(
+                f"deletes:      remote files matching {', '.join(self.delete_patterns)} "
+                "that this push does not upload"
+            )
         width = max(len(f"{s:,}") for _, s in self.files)
         lines += [f"  {size:>{width},}  {path}" for path, size in self.files]
         return lines
@@ -169,7 +172,9 @@ def _secrets(api) -> list[str]:
         from huggingface_hub import get_token
 
         found.append(get_token())
-    return sorted({s for s in found if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True)
+    # Longest first, so a token containing another is scrubbed whole; ties in a fixed order.
+    unique = {s for s in found if isinstance(s, str) and len(s) >= 4}
+    return sorted(unique, key=lambda s: (-len(s), s))
 
 
 def redact(text: str, secrets: list[str]) -> str:
