@@ -31,7 +31,15 @@ import torch
 from .. import __version__, metrics
 from ..errors import ConfigError
 from . import EvaluateError, require
-from .report import _jsonable, _pyplot, _report_dir, available_configs, load_config, run_report
+from .report import (
+    _jsonable,
+    _make_dir,
+    _pyplot,
+    _report_dir,
+    available_configs,
+    load_config,
+    run_report,
+)
 from .train import METHODS, TrainSettings
 
 MATRIX_FILES = ("matrix.json", "matrix.md", "matrix.png")
@@ -203,6 +211,7 @@ def _one_line(error: BaseException) -> str:
 
 def _write_json(path: Path, obj: Any) -> None:
     """Write JSON whole or not at all (a temporary file renamed over the old one)."""
+    _make_dir(path.parent)  # the matrix folder exists once there is a result to record
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(_jsonable(obj), indent=2) + "\n")
     os.replace(tmp, path)
