@@ -33,3 +33,16 @@ def shared_data_or_skip() -> Path:
     if not (SHARED_DATA / "mnist").is_dir() or not (SHARED_DATA / "dtd").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models train fastest on one thread; two spin against each other on a busy machine.
+
+    For torch test modules: `pytestmark = pytest.mark.usefixtures("one_torch_thread")`.
+    """
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -23,13 +23,7 @@ CONFIGS = ("default", "uncorrelated")
 QUICK = ["--epochs", "1", "--seeds", "0", "--model", "mlp", "--saliency-examples", "4"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models train fastest on one thread; two spin against each other on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

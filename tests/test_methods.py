@@ -26,13 +26,7 @@ from texmnist.evaluate.train import (  # noqa: E402
 NEW_METHODS = ("jtt", "bg-adversarial", "rrr")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models train fastest on one thread; two spin against each other on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 FAST = dict(batch_size=32, lr=5e-3, progress=False)
