@@ -295,7 +295,7 @@ def level_keys(summary: Mapping[str, Any], kind: str) -> list[str]:
             if key.startswith(prefix):
                 level = key[len(prefix) :]
                 found[(int(level) if level.isdigit() else level, LEVEL_METRICS.index(name))] = key
-    return [found[k] for k in sorted(found, key=lambda k: (str(type(k[0])), k[0], k[1]))]
+    return [found[k] for k in sorted(found)]  # one kind: its levels are all ints or all names
 
 
 def reading(report: Mapping[str, Any]) -> str:
