@@ -19,7 +19,7 @@ from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import provenance
-from .config import DATA_VERSION, DEFAULT_CATEGORIES, NAMED_CONFIGS, named_config
+from .config import DATA_VERSION, DEFAULT_CATEGORIES, NAMED_CONFIGS, named_config, spelled
 from .errors import OutputError
 from .meta import config_dir, read_metadata
 from .provenance import DEFAULT_REPO_ID, Provenance
@@ -280,17 +280,12 @@ def _derived_command(name: str, recipe: dict) -> str:
         options = {key for _, key in CLI_RECIPE_OPTIONS}
         changed = [k for k, v in recipe.items() if k not in options and base.get(k) != v]
         parts += ["--config", "default"]
-        parts += [f"--set {k}={_cli_value(recipe[k])}" for k in changed] + ["--name", name]
+        parts += [f"--set {k}={spelled(recipe[k])}" for k in changed] + ["--name", name]
     parts += ["--mnist-dir", "MNIST_DIR", "--dtd-dir", "DTD_DIR"]
     for option, key in CLI_RECIPE_OPTIONS:
         if recipe.get(key) not in (None, 0) or (key == "seed" and recipe.get(key) is not None):
             parts += [option, str(recipe[key])]
     return " ".join(parts)
-
-
-def _cli_value(v) -> str:
-    """A recipe value as `--set` spells it (lists comma-separated, no spaces)."""
-    return _value(v).replace(", ", ",")
 
 
 def _reproducibility(meta: dict) -> str:

@@ -370,16 +370,16 @@ def custom_config(
                 "give the variant its own name (--name NAME)"
             )
         return custom
-    diff = ", ".join(f"{k}={_spelled(getattr(custom, k))}" for k in changed) or "no change"
+    diff = ", ".join(f"{k}={spelled(getattr(custom, k))}" for k in changed) or "no change"
     return dataclasses.replace(
         custom, name=name, description=f"Custom variant of `{base}`: {diff}."
     )
 
 
-def _spelled(value) -> str:
-    """A value as `--set` spells it."""
+def spelled(value) -> str:
+    """A recipe value as `--set` spells it (lists comma-separated, no spaces)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return ",".join(str(v) for v in value)
     return str(value)
