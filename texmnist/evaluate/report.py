@@ -24,7 +24,7 @@ import torch
 from .. import __version__, metrics
 from ..arrays import load_arrays, split_names
 from ..errors import ConfigError, OutputError
-from ..meta import read_metadata
+from ..meta import config_metadata, read_metadata
 from . import EvaluateError, require
 from .levels import LEVEL_METRICS, level_metrics
 from .models import build_model
@@ -65,14 +65,11 @@ def load_config(
         "config": config,
         "splits": {s: int(len(a["label"])) for s, a in arrays.items()},
     }
-    folder = Path(data)
-    if folder.is_dir():
-        meta = read_metadata(folder)
-        if meta is not None and config in meta["configs"]:
-            entry = meta["configs"][config]
-            info["fingerprint"] = entry.get("fingerprint")
-            info["recipe"] = entry.get("recipe")
-            info["texmnist_version_built"] = entry.get("texmnist_version")
+    entry = config_metadata(data, config) if Path(data).is_dir() else None
+    if entry is not None:
+        info["fingerprint"] = entry.get("fingerprint")
+        info["recipe"] = entry.get("recipe")
+        info["texmnist_version_built"] = entry.get("texmnist_version")
     return arrays, info
 
 
