@@ -6,6 +6,7 @@ import io
 
 import datasets
 import numpy as np
+import pyarrow as pa
 import pytest
 from PIL import Image
 
@@ -81,3 +82,120 @@ def test_load_arrays_and_unknown_columns(repo):
     assert arrays["mask"].shape[1:] == (28, 28)
     with pytest.raises(ConfigError, match="columns"):
         load_arrays(repo, "default", "train", columns=["nope"])
+
+
+# -- load_split: a texmnist folder read straight from its Parquet files ------------------
+
+
+@pytest.fixture(scope="module")
+def sharded(fake_sources, tmp_path_factory):
+    """A folder whose splits span several shards (so shard order matters)."""
+    import texmnist.folder as folder
+
+    mnist, dtd = fake_sources
+    out = tmp_path_factory.mktemp("arrays") / "sharded"
+    patch = pytest.MonkeyPatch()
+    patch.setattr(folder, "MAX_SHARD_ROWS", 7)
+    try:
+        build(named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd)), out)
+    finally:
+        patch.undo()
+    return out
+
+
+@pytest.mark.parametrize("which", ["repo", "sharded"])
+def test_load_split_reads_what_load_dataset_reads(which, request):
+    """The direct Parquet read gives load_dataset's rows, order, features and arrays."""
+    from texmnist.arrays import load_split
+    from texmnist.meta import read_metadata
+
+    folder = request.getfixturevalue(which)
+    splits = read_metadata(folder)["configs"]["default"]["splits"]
+    if which == "sharded":
+        assert max(len(s["files"]) for s in splits.values()) > 1
+    for split in splits:
+        direct = load_split(folder, "default", split)
+        stock = datasets.load_dataset(str(folder), "default", split=split)
+        assert direct.features == stock.features
+        assert direct.split == stock.split
+        assert direct.data.table.equals(stock.data.table)
+        ours, theirs = to_numpy(direct), to_numpy(stock)
+        for key in theirs:
+            assert ours[key].dtype == theirs[key].dtype, key
+            assert np.array_equal(ours[key], theirs[key]), key
+
+
+def test_load_split_falls_back_to_load_dataset_without_metadata(repo, tmp_path):
+    import shutil
+
+    from texmnist.arrays import load_split
+    from texmnist.meta import META_FILE
+
+    foreign = tmp_path / "foreign"
+    shutil.copytree(repo, foreign)
+    (foreign / META_FILE).unlink()
+    got = load_split(foreign, "default", "test_random")
+    want = load_split(repo, "default", "test_random")
+    assert got.data.table.equals(want.data.table)
+    assert got._fingerprint != want._fingerprint  # load_dataset's own, not ours
+
+
+def test_edited_shard_is_read_fresh_not_from_the_array_cache(repo, tmp_path):
+    """The cache key of a direct read changes with the files, even when texmnist.json
+    still records the old fingerprint."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from texmnist.arrays import load_split
+    from texmnist.meta import read_metadata
+
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy)
+    cache = tmp_path / "cache"
+    before = load_arrays(copy, "default", "test_random", cache_dir=cache)
+    (path,) = [
+        copy / f
+        for f in read_metadata(copy)["configs"]["default"]["splits"]["test_random"]["files"]
+    ]
+    table = pq.read_table(path)
+    labels = table.column("label").to_pylist()
+    labels[0] = (labels[0] + 1) % 10
+    edited = table.set_column(
+        table.schema.get_field_index("label"), table.schema.field("label"),
+        pa.array(labels, type=table.schema.field("label").type),
+    )  # fmt: skip
+    pq.write_table(edited, path)
+    after = load_arrays(copy, "default", "test_random", cache_dir=cache)
+    assert after["label"][0] == labels[0] != before["label"][0]
+    assert np.array_equal(after["label"][1:], before["label"][1:])
+    assert (
+        load_split(copy, "default", "test_random")._fingerprint
+        != load_split(repo, "default", "test_random")._fingerprint
+    )
+
+
+@pytest.mark.parametrize("fault", ["missing", "garbage"])
+def test_load_split_names_the_bad_shard(repo, tmp_path, fault):
+    import shutil
+
+    from texmnist.arrays import DataError, load_split
+    from texmnist.meta import read_metadata
+
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy)
+    name = read_metadata(copy)["configs"]["default"]["splits"]["train"]["files"][0]
+    if fault == "missing":
+        (copy / name).unlink()
+    else:
+        (copy / name).write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match=name.split("/")[-1]) as info:
+        load_split(copy, "default", "train")
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_load_split_unknown_split_lists_the_known_ones(repo):
+    from texmnist.arrays import load_split
+
+    with pytest.raises(ConfigError, match="no split 'validation'.*test_random"):
+        load_split(repo, "default", "validation")
