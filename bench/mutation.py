@@ -72,10 +72,22 @@ TIMEOUT = {"timeout"}
 SURVIVED = {"survived", "no tests"}  # no test runs the mutated code: not caught
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a proportion k/n: a sampled score is an estimate."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5 / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def scratch_project(name: str) -> Path:
     """A copy of the package, the tests and pyproject.toml whose [tool.mutmut] section is
     narrowed to one module (mutmut reads its configuration from the working directory)."""
     files, tests = MODULES[name]
+    # Older trees (a "before" measurement) may lack some of today's files.
+    files = [f for f in files if (REPO / f).exists()]
     tests = [t for t in tests if (REPO / t).exists()]
     work = SCRATCH / name
     shutil.rmtree(work, ignore_errors=True)
@@ -86,6 +98,9 @@ def scratch_project(name: str) -> Path:
     shutil.copytree(REPO / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     text = (REPO / "pyproject.toml").read_text()
     base = tomllib.loads(text)["tool"]["mutmut"]
+    for top in base.get("also_copy", []):  # files the tests read beside the package
+        if (REPO / top).is_file():
+            shutil.copy2(REPO / top, work / top)
     section = dict(base, only_mutate=files, pytest_add_cli_args_test_selection=tests)
     head = text.split("[tool.mutmut]")[0]
     lines = [f"{key} = {json.dumps(value)}" for key, value in section.items()]
@@ -231,13 +246,14 @@ def main() -> int:
             print(f"\n== survived {name} {mutant} at {where}\n{diff.rstrip()}", flush=True)
         for line in r["others"]:
             print(f"\n== not run {name} {line}", flush=True)
-    print(
-        f"\n{'module':<10} {'killed':>7} {'survived':>9} {'timeout':>8} {'other':>6} {'score':>7}"
-    )
+    head = f"{'module':<10} {'mutants':>8} {'ran':>5} {'killed':>7} {'survived':>9} {'timeout':>8}"
+    print(f"\n{head} {'other':>6} {'score':>7}  95% interval (Wilson; exact if all ran)")
     for name, r in results.items():
+        ran = r["killed"] + r["survived"] + r["timeout"]
+        low, high = wilson(r["killed"] + r["timeout"], ran)
         print(
-            f"{name:<10} {r['killed']:>7} {r['survived']:>9} {r['timeout']:>8} "
-            f"{r['other']:>6} {r['score']:>7.1%}"
+            f"{name:<10} {r['total']:>8} {ran:>5} {r['killed']:>7} {r['survived']:>9} "
+            f"{r['timeout']:>8} {r['other']:>6} {r['score']:>7.1%}  {low:.0%}-{high:.0%}"
         )
     return 0
 

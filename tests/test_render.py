@@ -95,3 +95,21 @@ def test_mixed_scales_are_resized_each_to_its_own_side(scales):
         expected = digit if s == 2 else np.array([[(int(digit.sum()) * 2 + 4) // 8]])
         assert np.array_equal(out[i, :s, :s], expected)
         assert not out[i, s:].any() and not out[i, :, s:].any()
+
+
+def test_digits_smaller_than_their_own_canvas_are_shrunk_and_placed():
+    """Canvas = the digits' side, but every scale smaller: no shortcut to the source bytes."""
+    plan = _plan(PLAIN, 1, [[1, 0, 2, 1], [0, 1, 1, 2]])
+    out = place_digits(plan, DIGITS, 2)
+    for i, (x0, y0) in enumerate([(1, 0), (0, 1)]):
+        digit = DIGITS[plan.mnist_index[i]]
+        expected = np.zeros((2, 2), np.uint8)
+        expected[y0, x0] = (int(digit.sum()) * 2 + 4) // 8  # the 2x2 mean, round half up
+        assert np.array_equal(out[i], expected)
+
+
+def test_full_scale_digits_on_a_larger_canvas_are_pasted_not_returned():
+    """Every scale equals the canvas, but the canvas is larger than the source digits."""
+    plan = _plan(PLAIN, 3, [[0, 0, 3, 3], [0, 0, 3, 3]])
+    out = place_digits(plan, DIGITS, 3)
+    assert out.shape == (2, 3, 3)
