@@ -605,3 +605,18 @@ def test_counterfactual_needs_every_category_once_per_digit():
     meta["texture"][3] = 4  # digit 0 now has category 4 twice and 3 never
     with pytest.raises(ValueError, match="once on each of the 10 texture categories"):
         evaluate({"test_counterfactual": meta["label"]}, {"test_counterfactual": meta})
+
+
+def test_mean_entry_by_hand():
+    """Per-item means (cf_flip) carry n and a normal interval; an empty set says n = 0."""
+    from texmnist.metrics import _mean_entry
+
+    empty = _mean_entry(np.array([]))
+    assert set(empty) == {"value", "n", "ci"} and empty["n"] == 0
+    assert math.isnan(empty["value"]) and all(math.isnan(x) for x in empty["ci"])
+    got = _mean_entry(np.array([0.2, 0.4]))
+    half = 1.959964 * math.sqrt(0.02) / math.sqrt(2)  # sample sd of (0.2, 0.4) is sqrt(0.02)
+    assert got["n"] == 2 and got["value"] == pytest.approx(0.3)
+    assert got["ci"] == pytest.approx([0.3 - half, 0.3 + half], abs=1e-6)
+    assert _mean_entry(np.array([1.0])) == {"value": 1.0, "n": 1, "ci": [1.0, 1.0]}
+    assert _mean_entry(np.array([0.0, 1.0]))["ci"] == [0.0, 1.0]  # clipped to [0, 1]

@@ -264,3 +264,64 @@ def test_no_token_is_a_one_line_error(monkeypatch):
     with pytest.raises(push_mod.PublishError) as e:
         push_mod._default_api("me/x")
     assert str(e.value) == "me/x: no Hugging Face token; set HF_TOKEN or run `hf auth login`"
+
+
+def test_clash_message_in_full():
+    with pytest.raises(ConfigError) as e:
+        check_args("me/x", "dev", True)
+    assert str(e.value) == (
+        "--create-pr opens a pull request against main and takes no --revision; to add "
+        "to an open pull request pass --revision refs/pr/N without --create-pr"
+    )
+
+
+def test_upload_returns_the_pull_request_url(tmp_path):
+    class PrApi(FakeApi):
+        def upload_folder(self, **kw):
+            super().upload_folder(**kw)
+            return SimpleNamespace(commit_url="https://c", pr_url="https://pr/1")
+
+    result = _upload(_plan(tmp_path / "repo", create_pr=True), PrApi())
+    assert (result.commit_url, result.pr_url) == ("https://c", "https://pr/1")
+
+
+def test_plan_sizes_the_card_it_uploads_not_the_one_on_disk(tmp_path, monkeypatch):
+    """README.md is re-rendered for the repository id: its planned size is the new card's."""
+    folder = tmp_path / "repo"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "train-0.parquet").write_bytes(b"PAR1")
+    (folder / "README.md").write_text("old card\n")
+    monkeypatch.setattr(push_mod, "verify", lambda folder: [])
+    monkeypatch.setattr(push_mod, "read_metadata", lambda folder: {"configs": {"default": {}}})
+    monkeypatch.setattr(
+        push_mod, "upload_paths", lambda f, m: ["README.md", "data/train-0.parquet"]
+    )
+    monkeypatch.setattr(push_mod, "render_card", lambda folder, repo_id: f"card of {repo_id} é\n")
+    plan = push_mod.plan_push(folder, "me/x")
+    assert plan.files == [
+        ("README.md", len("card of me/x é\n".encode())),
+        ("data/train-0.parquet", 4),
+    ]
+
+
+@pytest.mark.parametrize("raised", ["PublishError", "RuntimeError"])
+def test_push_scrubs_the_api_token_from_every_failure(tmp_path, monkeypatch, raised):
+    """The token of the `api` passed in (not only the environment's) never reaches a message."""
+    token = "hf_" + "q7" * 16
+    for var in push_mod.TOKEN_ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    monkeypatch.setattr(push_mod, "plan_push", lambda *a, **k: _plan(tmp_path / "repo"))
+    error = push_mod.PublishError if raised == "PublishError" else RuntimeError
+
+    class LeakyApi(FakeApi):
+        def create_repo(self, repo_id, **kw):
+            raise error(f"401 for token {token}")
+
+    api = LeakyApi()
+    api.token = token
+    with pytest.raises(push_mod.PublishError) as e:
+        push_mod.push(tmp_path / "repo", "me/x", api=api)
+    assert token not in str(e.value) and REDACTED in str(e.value)
