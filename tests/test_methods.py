@@ -70,6 +70,29 @@ def test_jtt_error_set_is_that_of_an_erm_model_trained_t_epochs():
     assert (log["jtt"]["epochs_identification"], log["jtt"]["upweight"]) == (1, 5)
 
 
+def test_jtt_retrains_on_the_upweighted_list(monkeypatch):
+    """The second stage trains on the error set repeated `upweight` times, not on plain ERM."""
+    import texmnist.evaluate.train as train_mod
+
+    seen = []
+    real_fit = train_mod._fit
+
+    def spy(model, data, s, device, **kw):
+        seen.append(kw.get("repeats"))
+        return real_fit(model, data, s, device, **kw)
+
+    monkeypatch.setattr(train_mod, "_fit", spy)
+    train = _synthetic("correlated", 200, seed=5)
+    train["image"][::7] = _synthetic("random", 200, seed=6)["image"][::7]
+    _, log = _train(train, "jtt", jtt_epochs_grid=(1,), jtt_upweight_grid=(5,))
+    identify, retrain = seen
+    errors = log["jtt"]["errors"]["1"]
+    assert identify is None and errors > 0
+    assert len(retrain) == log["train_examples"]
+    assert int(retrain.sum()) == log["train_examples"] + 4 * errors
+    assert sorted(set(retrain.tolist())) == [1, 5]
+
+
 def test_jtt_picks_the_best_grid_point_on_worst_group_accuracy():
     train = _synthetic("correlated", 200, seed=5)
     _, log = _train(train, "jtt", jtt_epochs_grid=(1, 2), jtt_upweight_grid=(2, 4), epochs=1)

@@ -279,3 +279,36 @@ def test_models_layers():
         last_linear(nn.Sequential(nn.Conv2d(1, 1, 1)))
     with pytest.raises(EvaluateError, match="in_channels: expected 1 or 3, got 2"):
         build_model("cnn", 2, 28)
+
+
+def test_every_method_records_every_hyperparameter():
+    """A report's settings are complete: no hyperparameter is recorded as None or empty."""
+    from texmnist.evaluate.train import METHODS
+
+    for method in METHODS:
+        hp = TrainSettings(method=method).hyperparameters()
+        empty = [k for k, v in hp.items() if v is None or v == "" or v == ()]
+        assert not empty, (method, empty)
+    dfr = TrainSettings(method="dfr").hyperparameters()
+    assert dfr["dfr_features"] == "standardised inputs of the last linear layer"
+
+
+def test_saliency_metrics_pass_device_batch_and_examples_through(monkeypatch):
+    """The caller's device, batch size and example cap reach the saliency maps."""
+    import texmnist.evaluate.saliency as sal
+
+    calls = []
+
+    def fake_maps(model, images, *, batch_size, device):
+        calls.append((len(images), batch_size, device))
+        return {"grad": np.ones(images.shape[:3], np.float32)}
+
+    monkeypatch.setattr(sal, "saliency_maps", fake_maps)
+    mask = np.zeros((5, 4, 4), bool)
+    mask[:, 1:3, 1:3] = True
+    data = {"test_random": {"image": np.zeros((5, 4, 4), np.uint8), "mask": mask}}
+    out = sal.saliency_metrics(
+        None, data, splits=["test_random"], max_examples=3, batch_size=7, device="meta"
+    )
+    assert calls == [(3, 7, "meta")]
+    assert out["grad_bg_test_random"]["value"] == pytest.approx(12 / 16)  # uniform map
