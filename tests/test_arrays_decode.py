@@ -285,3 +285,10 @@ def test_a_png_without_ihdr_first_is_not_decoded_by_the_fast_path():
         decode_pngs([bad])
     assert not isinstance(e.value, AssertionError)
     assert decode_pngs([good]).shape == (1, 2, 3)
+
+
+def test_no_pngs_decode_to_an_empty_uint8_batch():
+    """An empty split has the dtype of a full one, so concatenations keep uint8."""
+    for empty in ([], pa.array([], type=pa.binary())):
+        out = decode_pngs(empty)
+        assert out.dtype == np.uint8 and out.shape == (0, 0, 0)
