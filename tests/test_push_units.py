@@ -307,7 +307,7 @@ def test_plan_sizes_the_card_it_uploads_not_the_one_on_disk(tmp_path, monkeypatc
 @pytest.mark.parametrize("raised", ["PublishError", "RuntimeError"])
 def test_push_scrubs_the_api_token_from_every_failure(tmp_path, monkeypatch, raised):
     """The token of the `api` passed in (not only the environment's) never reaches a message."""
-    token = "hf_" + "q7" * 16
+    token = "org-token-" + "q7" * 16  # not hf_-shaped: only the api's token names it
     for var in push_mod.TOKEN_ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     import huggingface_hub
