@@ -283,7 +283,8 @@ def _read_local(folder: Path, config: str, split: str) -> datasets.Dataset | Non
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         features = datasets.Features.from_arrow_schema(table.schema)
     except (IndexError, pa.ArrowException, ValueError, TypeError) as e:
-        raise DataError(f"{paths[0].parent}: the {split} shards do not agree ({e})") from e
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{paths[0].parent}: the {split} shards do not agree ({text})") from e
     # The content fingerprint texmnist.json records, plus the files' sizes and times: an
     # edited shard (which verify reports) never reuses an array cache made before the edit.
     stamp = [entry["splits"][split].get("fingerprint", "")]
