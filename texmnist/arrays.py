@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import ConfigError, TexmnistError
+from .errors import ConfigError, TexmnistError, first_line
 from .meta import META_FILE, config_metadata, read_metadata
 
 CACHE_FORMAT = 1
@@ -277,18 +277,18 @@ def _read_local(folder: Path, config: str, split: str) -> datasets.Dataset | Non
         except FileNotFoundError as e:
             raise DataError(f"{path}: listed in {META_FILE} but missing") from e
         except (OSError, pa.ArrowException) as e:
-            text = str(e).splitlines()[0] if str(e) else type(e).__name__
+            text = first_line(e)
             raise DataError(f"{path}: not a readable Parquet file ({text})") from e
     try:
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         features = datasets.Features.from_arrow_schema(table.schema)
     except (IndexError, pa.ArrowException, ValueError, TypeError) as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        text = first_line(e)
         raise DataError(f"{paths[0].parent}: the {split} shards do not agree ({text})") from e
     # The content fingerprint texmnist.json records, plus the files' sizes and times: an
     # edited shard (which verify reports) never reuses an array cache made before the edit.
     stamp = [entry["splits"][split].get("fingerprint", "")]
-    stamp += [f"{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths]
+    stamp += [f"{st.st_size}:{st.st_mtime_ns}" for st in (p.stat() for p in paths)]
     fingerprint = hashlib.sha256(json.dumps([config, split, stamp]).encode()).hexdigest()[:32]
     info = datasets.DatasetInfo(features=features, config_name=config)
     return datasets.Dataset(
@@ -314,14 +314,14 @@ def load_split(data: str | Path, config: str, split: str) -> datasets.Dataset:
     try:
         return datasets.load_dataset(where, config, split=split)
     except ValueError as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        text = first_line(e)
         if "split" in text.lower() or "Unknown split" in text:
             raise ConfigError(f"{where}: config {config!r} has no split {split!r} ({text})") from e
         raise ConfigError(f"{where}: cannot load config {config!r} ({text})") from e
     except FileNotFoundError as e:
         raise DataError(f"{where}: not a dataset folder or reachable Hub dataset ({e})") from e
     except Exception as e:  # datasets raises many types (Hub, network, schema)
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        text = first_line(e)
         raise DataError(f"{where}: cannot load config {config!r} split {split!r}: {text}") from e
 
 
@@ -339,7 +339,7 @@ def split_names(data: str | Path, config: str) -> list[str]:
     try:
         return list(datasets.get_dataset_split_names(str(data), config))
     except Exception as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        text = first_line(e)
         raise DataError(f"{data}: cannot list the splits of config {config!r}: {text}") from e
 
 

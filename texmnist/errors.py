@@ -34,3 +34,10 @@ class OutputError(TexmnistError):
 
 class PublishError(TexmnistError):
     """Verification or upload of a dataset folder failed."""
+
+
+def first_line(e: BaseException) -> str:
+    """A foreign exception's message cut to one line (its type when it has no message),
+    for wrapping in one of ours: third-party messages often span a traceback's worth."""
+    text = str(e)
+    return text.splitlines()[0] if text else type(e).__name__

@@ -23,7 +23,7 @@ import torch
 
 from .. import __version__, metrics
 from ..arrays import load_arrays, split_names
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError, OutputError, first_line
 from ..meta import config_metadata, read_metadata
 from . import EvaluateError, require
 from .levels import LEVEL_METRICS, level_metrics
@@ -84,7 +84,7 @@ def available_configs(data: str | Path) -> list[str]:
     try:
         return list(datasets.get_dataset_config_names(str(data)))
     except Exception as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        text = first_line(e)
         raise EvaluateError(f"{data}: cannot list its configs: {text}") from e
 
 
