@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import datasets
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from texmnist.arrays import decode_pngs, load_arrays, to_numpy
+from texmnist.arrays import DataError, decode_pngs, load_arrays, load_split, to_numpy
 from texmnist.config import named_config
 from texmnist.errors import ConfigError
 from texmnist.folder import build
+from texmnist.meta import META_FILE, read_metadata
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +109,6 @@ def sharded(fake_sources, tmp_path_factory):
 @pytest.mark.parametrize("which", ["repo", "sharded"])
 def test_load_split_reads_what_load_dataset_reads(which, request):
     """The direct Parquet read gives load_dataset's rows, order, features and arrays."""
-    from texmnist.arrays import load_split
-    from texmnist.meta import read_metadata
 
     folder = request.getfixturevalue(which)
     splits = read_metadata(folder)["configs"]["default"]["splits"]
@@ -126,11 +127,6 @@ def test_load_split_reads_what_load_dataset_reads(which, request):
 
 
 def test_load_split_falls_back_to_load_dataset_without_metadata(repo, tmp_path):
-    import shutil
-
-    from texmnist.arrays import load_split
-    from texmnist.meta import META_FILE
-
     foreign = tmp_path / "foreign"
     shutil.copytree(repo, foreign)
     (foreign / META_FILE).unlink()
@@ -143,13 +139,6 @@ def test_load_split_falls_back_to_load_dataset_without_metadata(repo, tmp_path):
 def test_edited_shard_is_read_fresh_not_from_the_array_cache(repo, tmp_path):
     """The cache key of a direct read changes with the files, even when texmnist.json
     still records the old fingerprint."""
-    import shutil
-
-    import pyarrow.parquet as pq
-
-    from texmnist.arrays import load_split
-    from texmnist.meta import read_metadata
-
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy)
     cache = tmp_path / "cache"
@@ -177,11 +166,6 @@ def test_edited_shard_is_read_fresh_not_from_the_array_cache(repo, tmp_path):
 
 @pytest.mark.parametrize("fault", ["missing", "garbage"])
 def test_load_split_names_the_bad_shard(repo, tmp_path, fault):
-    import shutil
-
-    from texmnist.arrays import DataError, load_split
-    from texmnist.meta import read_metadata
-
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy)
     name = read_metadata(copy)["configs"]["default"]["splits"]["train"]["files"][0]
@@ -195,7 +179,5 @@ def test_load_split_names_the_bad_shard(repo, tmp_path, fault):
 
 
 def test_load_split_unknown_split_lists_the_known_ones(repo):
-    from texmnist.arrays import load_split
-
     with pytest.raises(ConfigError, match="no split 'validation'.*test_random"):
         load_split(repo, "default", "validation")
