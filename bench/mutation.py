@@ -32,6 +32,8 @@ from pathlib import Path
 
 import tomllib
 
+from texmnist.metrics import wilson_interval  # the interval the reports use
+
 REPO = Path(__file__).resolve().parents[1]
 SCRATCH = REPO / "mutants"
 
@@ -70,16 +72,6 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
 KILLED = {"killed"}
 TIMEOUT = {"timeout"}
 SURVIVED = {"survived", "no tests"}  # no test runs the mutated code: not caught
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson interval of a proportion k/n: a sampled score is an estimate."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5 / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def scratch_project(name: str) -> Path:
@@ -250,7 +242,7 @@ def main() -> int:
     print(f"\n{head} {'other':>6} {'score':>7}  95% interval (Wilson; exact if all ran)")
     for name, r in results.items():
         ran = r["killed"] + r["survived"] + r["timeout"]
-        low, high = wilson(r["killed"] + r["timeout"], ran)
+        low, high = wilson_interval(r["killed"] + r["timeout"], ran)
         print(
             f"{name:<10} {r['total']:>8} {ran:>5} {r['killed']:>7} {r['survived']:>9} "
             f"{r['timeout']:>8} {r['other']:>6} {r['score']:>7.1%}  {low:.0%}-{high:.0%}"
