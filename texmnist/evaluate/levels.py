@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
 from ..composite import POSITIONS
+from . import metrics
 
 KINDS = ("scale", "position")
 # Metrics reported per level: a level's BG-Gap means little without its object accuracy.
