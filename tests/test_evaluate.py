@@ -308,7 +308,8 @@ def test_dfr_uses_the_validation_split(fake_sources, tmp_path):
     build(config, repo)  # the card declares the config for load_dataset
     kwargs = {**SWEEP_KWARGS, "seeds": (0,), "method": "dfr"}
     report = run_report(repo, "groups", tmp_path / "dfr", **kwargs)
-    assert report["runs"][0]["train_log"]["dfr_held_out"]["source"] == "validation"
+    assert report["runs"][0]["train_log"]["selection_data"]["source"] == "validation"
+    assert report["selection"]["data"] == {"source": "validation", "n": 20}
     assert "bg_gap_scale_14" in report["summary"]  # groups: per-scale keys from group names
 
 

@@ -66,7 +66,8 @@ def test_matrix_writes_every_cell_and_reuses_them(repo, tmp_path, monkeypatch, c
     assert len(rows) == 4 and rows[0].startswith("| `default` | erm | ")
     header = "| config | method | correlated | random | no background | BG-Gap | bg_follow |"
     assert header in table
-    assert "Model `mlp`, 1 epochs" in table and "seeds 0" in table and "Hardware:" in table
+    assert "Model `mlp`, at most 1 epoch (the best on validation kept" in table
+    assert "seeds 0" in table and "Hardware:" in table
     assert "95% Student-t interval" in table
     assert (out / "matrix.png").stat().st_size > 0
 
@@ -163,6 +164,6 @@ def test_card_shows_the_matrix(repo, tmp_path):
         shutil.rmtree(reports)
     section = body.split("## Baseline results", 1)[1].split("\n## ", 1)[0]
     assert "### Baselines: every method on every config" in section
-    assert "Model `mlp`, 1 epochs" in section and "Hardware:" in section
+    assert "Model `mlp`, at most 1 epoch (the best" in section and "Hardware:" in section
     assert "texmnist " in section and "seeds 0" in section
     assert "| `default` | erm | " in section

@@ -9,11 +9,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_evaluate import _synthetic  # noqa: E402  (the planted-shortcut data)
+import torch.nn.functional as F  # noqa: E402
+from test_evaluate import _synthetic, _texture  # noqa: E402  (the planted-shortcut data)
+from torch import nn  # noqa: E402
 
 from texmnist.evaluate import EvaluateError, build_model, evaluate_model, train_model  # noqa: E402
 from texmnist.evaluate import jtt as jtt_mod  # noqa: E402
-from texmnist.evaluate.adversary import GradReverse, dann_ramp  # noqa: E402
+from texmnist.evaluate import loop as loop_mod  # noqa: E402
+from texmnist.evaluate.adversary import Adversary, GradReverse, LabelHeads, dann_ramp  # noqa: E402
 from texmnist.evaluate.data import deterministic, held_out_split  # noqa: E402
 from texmnist.evaluate.jtt import jtt_repeats  # noqa: E402
 from texmnist.evaluate.predict import predict  # noqa: E402
@@ -59,24 +62,26 @@ def test_jtt_error_set_is_that_of_an_erm_model_trained_t_epochs():
     train["texture"][::7] = (train["label"][::7] + 3) % 10  # some conflicting examples
     train["image"][::7] = _synthetic("random", 200, seed=6)["image"][::7]
     _, log = _train(train, "jtt", jtt_epochs_grid=(1,), jtt_upweight_grid=(5,))
-    kept, _, _ = held_out_split(train, None, TrainSettings(seed=0))
-    erm, _ = _train(kept, "erm", epochs=1)
+    kept, held, _ = held_out_split(train, None, TrainSettings(seed=0))
+    # The identification model: ERM, constant lr, one epoch on the same held-in examples.
+    erm, _ = _train(kept, "erm", epochs=1, lr_schedule="constant", validation=held)
     expected = int((predict(erm, kept["image"]) != kept["label"]).sum())
     assert log["jtt"]["errors"] == {"1": expected}
-    assert log["jtt_held_out"]["n"] == 40 and log["train_examples"] == 160
+    assert log["selection_data"]["n"] == 20 and log["train_examples"] == 180
     assert (log["jtt"]["epochs_identification"], log["jtt"]["upweight"]) == (1, 5)
 
 
 def test_jtt_retrains_on_the_upweighted_list(monkeypatch):
     """The second stage trains on the error set repeated `upweight` times, not on plain ERM."""
     seen = []
-    real_fit = jtt_mod.fit
+    real_fit = loop_mod.fit
 
     def spy(model, data, s, device, **kw):
         seen.append(kw.get("repeats"))
         return real_fit(model, data, s, device, **kw)
 
-    monkeypatch.setattr(jtt_mod, "fit", spy)
+    monkeypatch.setattr(jtt_mod, "fit", spy)  # the identification run
+    monkeypatch.setattr(loop_mod, "fit", spy)  # the final runs, one per grid point
     train = _synthetic("correlated", 200, seed=5)
     train["image"][::7] = _synthetic("random", 200, seed=6)["image"][::7]
     _, log = _train(train, "jtt", jtt_epochs_grid=(1,), jtt_upweight_grid=(5,))
@@ -91,9 +96,10 @@ def test_jtt_retrains_on_the_upweighted_list(monkeypatch):
 def test_jtt_picks_the_best_grid_point_on_worst_group_accuracy():
     train = _synthetic("correlated", 200, seed=5)
     _, log = _train(train, "jtt", jtt_epochs_grid=(1, 2), jtt_upweight_grid=(2, 4), epochs=1)
-    scores = log["jtt"]["scores_worst_group_acc"]
+    scores = {name: point["score"] for name, point in log["grid"].items()}
     assert set(scores) == {"T=1,up=2", "T=1,up=4", "T=2,up=2", "T=2,up=4"}
     chosen = f"T={log['jtt']['epochs_identification']},up={log['jtt']['upweight']}"
+    assert log["grid_choice"] == chosen and log["selection_score"] == scores[chosen]
     assert scores[chosen] == max(scores.values())
     assert next(k for k, v in scores.items() if v == max(scores.values())) == chosen
 
@@ -119,6 +125,72 @@ def test_dann_ramp():
     assert dann_ramp(0.0) == 0.0
     assert dann_ramp(1.0) == pytest.approx(0.9999092042625951)  # 2 / (1 + e^-10) - 1
     assert dann_ramp(0.5) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
+
+
+class _Features(nn.Module):
+    """The identity 'network' whose last linear layer's input is the given 2-D features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x)
+
+
+def test_conditional_adversary_gradient_by_hand():
+    """Features f = (1, 2) of one example with label 0 and texture 1. Label 0's head: hidden
+    = relu(I f) = (1, 2), texture logits (h0, h1, 0, ..., 0) = (1, 2, 0 x 9). The CE's
+    gradient on the logits is p - e_1, on f it is (p0, p1 - 1) with p0 = e / Z, p1 = e^2 / Z,
+    Z = e + e^2 + 9; the features receive it reversed, times lambda * ramp(1). Label 1's
+    head plays no part, and the same features under label 1 get that head's gradient."""
+    model = _Features()
+    data = {"texture": np.array([1, 1]), "label": np.array([0, 1])}
+    settings = TrainSettings(method="bg-adversarial", adversary_weight=0.5, adversary_hidden=2)
+    adversary = Adversary(model, data, settings, torch.device("cpu"))
+    heads = adversary.head
+    with torch.no_grad():
+        for p in heads.parameters():
+            p.zero_()
+        heads.w1[0] = torch.eye(2)
+        heads.w2[0, 0, 0] = heads.w2[0, 1, 1] = 1.0
+        heads.w1[1] = torch.tensor([[3.0, -1.0], [0.5, 2.0]])  # label 1: something else
+        heads.w2[1] = torch.arange(22.0).reshape(2, 11) / 10
+
+    def features_grad(example: int) -> torch.Tensor:
+        f = torch.tensor([[1.0, 2.0]], requires_grad=True)
+        with adversary.capture():
+            model(f)
+        adversary.loss(torch.tensor([example]), progress=1.0).backward()
+        return f.grad[0]
+
+    e = math.e
+    z = e + e * e + 9
+    scale = 0.5 * dann_ramp(1.0)
+    expected = -scale * torch.tensor([e / z, e * e / z - 1])
+    assert torch.allclose(features_grad(0), expected, atol=1e-6)
+    with torch.no_grad():
+        heads.w2[1] *= -3  # another label's head changes nothing for label 0
+    assert torch.allclose(features_grad(0), expected, atol=1e-6)
+    assert not torch.allclose(features_grad(1), expected, atol=1e-3)
+
+
+def test_adversary_leaves_features_alone_when_the_label_explains_the_texture():
+    """Texture = label: once the heads have fit, they predict the texture from their biases
+    and the features receive (next to) no gradient, whatever the features are."""
+    torch.manual_seed(0)
+    labels = torch.arange(40) % 10
+    features = torch.randn(40, 8)
+    heads = LabelHeads(8, 16, 10, 11)
+    opt = torch.optim.Adam(heads.parameters(), lr=0.05)
+    for _ in range(300):
+        opt.zero_grad()
+        F.cross_entropy(heads(features, labels), labels).backward()
+        opt.step()
+    f = features.clone().requires_grad_(True)
+    loss = F.cross_entropy(heads(f, labels), labels)
+    loss.backward()
+    assert loss.item() < 1e-3 and f.grad.abs().max().item() < 1e-4
 
 
 def test_adversary_needs_a_texture_column():
@@ -171,18 +243,44 @@ def test_jtt_still_follows_a_planted_shortcut():
     assert result["bg_gap"]["ci"][0] > 0.5
 
 
+def _shortcut_at(rho: float, n: int, seed: int) -> dict[str, np.ndarray]:
+    """`shortcut` data (the glyph is of a random class) whose texture is the label's with
+    probability `rho`, another class's otherwise: only the texture carries the label."""
+    data = _synthetic("shortcut", n, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    for i in np.flatnonzero(rng.random(n) >= rho):
+        data["texture"][i] = (data["label"][i] + rng.integers(1, 10)) % 10
+        data["image"][i] = _texture(int(data["texture"][i]))
+        data["image"][i][data["mask"][i]] = 255
+    return data
+
+
 @pytest.mark.parametrize(
-    "method,weights",
-    [("bg-adversarial", dict(adversary_weight=10.0)), ("rrr", dict(rrr_weight=1e4))],
-)
-def test_strong_weight_stops_a_planted_shortcut(method, weights):
+    "method,rho,weights",
+    [("bg-adversarial", 0.9, dict(adversary_weight_grid=(10.0,))),
+     ("rrr", 1.0, dict(rrr_weight_grid=(1e4,)))],
+)  # fmt: skip
+def test_strong_weight_stops_a_planted_shortcut(method, rho, weights):
     """Where only the texture carries the label ERM follows it; a strong adversary or RRR
-    penalty forbids exactly that, so the model no longer predicts the background's digit."""
-    train, test = _synthetic("shortcut", 400, seed=0), _shortcut_test()
+    penalty forbids exactly that, so the model no longer predicts the background's digit.
+    The conditional adversary needs rho < 1: at rho = 1 the label explains the texture."""
+    train, test = _shortcut_at(rho, 400, seed=0), _shortcut_test()
     erm, _ = _train(train, "erm")
     assert evaluate_model(erm, test)["bg_follow"]["value"] > 0.9
-    net, _ = _train(train, method, **weights)
+    net, log = _train(train, method, **weights)
+    assert log["tuned"] == {f"{method.split('-')[-1].replace('adversarial', 'adversary')}"
+                            "_weight": next(iter(weights.values()))[0]}  # fmt: skip
     assert evaluate_model(net, test)["bg_follow"]["value"] < 0.3
+
+
+def test_conditional_adversary_keeps_the_label_at_rho_1():
+    """At rho = 1 (texture = label, digit learnable) the old unconditional adversary removed
+    the label with the texture; the conditional one predicts the texture from the label
+    alone, so a strong weight leaves the model accurate."""
+    train = _synthetic("correlated", 400, seed=0)
+    net, _ = _train(train, "bg-adversarial", adversary_weight_grid=(1.0,))
+    result = evaluate_model(net, _shortcut_test())
+    assert result["acc_test_correlated"]["value"] > 0.9
 
 
 @pytest.mark.parametrize("method", NEW_METHODS)

@@ -20,6 +20,7 @@ from texmnist.evaluate.data import (  # noqa: E402
     group_ids,
     held_out_split,
     image_tensor,
+    subset,
     worst_group_acc,
 )
 from texmnist.evaluate.dfr import balanced_index, refit_last_layer  # noqa: E402
@@ -78,8 +79,10 @@ def test_group_dro_training_moves_weight_to_the_worst_group(monkeypatch):
 
     monkeypatch.setattr(loop_mod, "group_dro_loss", spy)
     data = _two_groups()
-    train_model(_linear(), data, method="groupdro", epochs=5, batch_size=8, lr=0.05,
-                groupdro_eta=0.5, progress=False)  # fmt: skip
+    log = train_model(_linear(), data, method="groupdro", epochs=5, batch_size=8, lr=0.05,
+                      groupdro_eta_grid=(0.5,), weight_decay=1e-3, patience=None,
+                      validation=data, progress=False)  # fmt: skip
+    assert log["tuned"] == {"groupdro_eta": 0.5, "weight_decay": 1e-3}
     assert len(seen) == 5 * 6  # every batch of every epoch took the GroupDRO step
     names = group_ids(data)[1]
     minor = names.index("minor")
@@ -95,7 +98,8 @@ def test_other_methods_do_not_take_the_group_dro_step(monkeypatch):
     monkeypatch.setattr(loop_mod, "group_dro_loss", refuse)
     for method in ("erm", "balanced"):
         log = train_model(_linear(), _two_groups(), method=method, epochs=1, progress=False)
-        assert len(log["epoch_loss"]) == 1 and log["train_examples"] == 48
+        assert len(log["epoch_loss"]) == 1 and log["train_examples"] == 48 - 5
+        assert log["selection_data"] == {"source": "held-out 10% of train", "share": 0.1, "n": 5}
 
 
 def test_balanced_sampling_draws_groups_equally(monkeypatch):
@@ -109,7 +113,9 @@ def test_balanced_sampling_draws_groups_equally(monkeypatch):
         return out
 
     monkeypatch.setattr(loop_mod.torch, "multinomial", spy)
-    train_model(_linear(), _two_groups(), method="balanced", epochs=40, progress=False)
+    data = _two_groups()
+    train_model(_linear(), data, method="balanced", epochs=40, patience=None, validation=data,
+                progress=False)  # fmt: skip
     minor = (torch.cat(drawn) >= 40).double().mean().item()
     n = 40 * 48
     assert abs(minor - 0.5) <= 5 * math.sqrt(0.25 / n)
@@ -199,11 +205,11 @@ def test_dfr_head_reproduces_the_logistic_regression():
     assert info["nonzero_weights"] == int((np.abs(w) > 1e-6).sum())
 
 
-def test_dfr_holds_out_a_share_of_train_without_validation():
+def test_a_share_of_train_is_held_out_without_validation():
     data = {"image": np.zeros((10, 2, 2), np.uint8), "label": np.arange(10)}
-    settings = TrainSettings(method="dfr", dfr_holdout=0.3, seed=4)
+    settings = TrainSettings(method="dfr", holdout=0.3, seed=4)
     kept, held, info = held_out_split(data, None, settings)
-    assert info == {"source": "held-out 30% of train", "n": 3}
+    assert info == {"source": "held-out 30% of train", "share": 0.3, "n": 3}
     assert len(held["label"]) == 3 and len(kept["label"]) == 7
     assert sorted([*kept["label"], *held["label"]]) == list(range(10))
     assert list(held["label"]) == sorted(held["label"])
@@ -212,6 +218,8 @@ def test_dfr_holds_out_a_share_of_train_without_validation():
     assert same is data and val is validation and info == {"source": "validation", "n": 4}
     empty = {"image": np.zeros((0, 2, 2), np.uint8), "label": np.zeros(0, int)}
     assert held_out_split(data, empty, settings)[2]["n"] == 3
+    with pytest.raises(EvaluateError, match="holdout: 1 training examples leave none"):
+        held_out_split(subset(data, np.arange(1)), None, settings)
 
 
 def test_balanced_index_and_worst_group_accuracy_by_hand():
@@ -256,13 +264,22 @@ def test_settings_validation_and_hyperparameters():
     assert TrainSettings(method="groupdro").resolved_weight_decay == 1e-3
     assert TrainSettings(method="erm", weight_decay=0.5).resolved_weight_decay == 0.5
     hp = TrainSettings(method="groupdro").hyperparameters()
-    assert hp["sampling"] == "group-balanced" and hp["groupdro_eta"] == 0.01
+    assert hp["sampling"] == "group-balanced" and hp["groupdro_eta_grid"] == [0.01, 0.1]
+    assert hp["weight_decay_grid"] == [1e-4, 1e-3] and hp["max_epochs"] == 2
+    fixed = TrainSettings(method="groupdro", weight_decay=0.0)
+    assert fixed.grid() == [{"groupdro_eta": 0.01, "weight_decay": 0.0},
+                            {"groupdro_eta": 0.1, "weight_decay": 0.0}]  # fmt: skip
+    assert TrainSettings(method="erm").grid() == [{}]
+    assert [p["rrr_weight"] for p in TrainSettings(method="rrr").grid()] == [1.0, 10.0]
     assert TrainSettings(method="dfr").hyperparameters()["sampling"] == "shuffle"
     assert TrainSettings(method="dfr").hyperparameters()["dfr_c_grid"][0] == 1.0
     for kwargs, needle in [({"method": "irm"}, "unknown method 'irm'"),
                            ({"epochs": 0}, "--epochs: must be >= 1"),
                            ({"batch_size": 0}, "--batch-size: must be >= 1"),
-                           ({"dfr_holdout": 1.0}, "dfr_holdout: must be in")]:  # fmt: skip
+                           ({"holdout": 1.0}, "holdout: must be in"),
+                           ({"patience": 0}, "--patience: must be >= 1"),
+                           ({"lr_schedule": "step"}, "--lr-schedule: unknown 'step'"),
+                           ({"rrr_weight_grid": ()}, "rrr_weight_grid: needs values")]:  # fmt: skip
         with pytest.raises(EvaluateError, match=needle):
             TrainSettings(**kwargs)
 

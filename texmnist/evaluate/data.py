@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,19 +76,26 @@ def subset(arrays: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np.
     return {k: np.asarray(v)[index] for k, v in arrays.items()}
 
 
-def held_out_split(train, validation, s: TrainSettings):
-    """(train part, held-out part, facts): the validation split when there is one, else a
-    seeded ``s.dfr_holdout`` share of train that the trained model never sees."""
+def held_out_split(
+    train: Mapping[str, np.ndarray],
+    validation: Mapping[str, np.ndarray] | None,
+    s: TrainSettings,
+) -> tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray], dict[str, Any]]:
+    """(train part, selection data, facts): the validation split when there is one, else a
+    ``s.holdout`` share of train, drawn with ``s.seed``, that the trained model never sees."""
     if validation is not None and len(validation["label"]):
         return train, validation, {"source": "validation", "n": int(len(validation["label"]))}
     n = len(train["label"])
     order = np.random.default_rng(s.seed).permutation(n)
-    k = max(1, int(round(n * s.dfr_holdout)))
+    k = max(1, int(round(n * s.holdout)))
+    if k >= n:
+        raise EvaluateError(f"holdout: {n} training examples leave none to train on")
     held, kept = np.sort(order[:k]), np.sort(order[k:])
-    info = {"source": f"held-out {s.dfr_holdout:.0%} of train", "n": int(k)}
+    info = {"source": f"held-out {s.holdout:.0%} of train", "share": s.holdout, "n": int(k)}
     return subset(train, kept), subset(train, held), info
 
 
 def worst_group_acc(pred: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
+    """The lowest accuracy over the groups present (0 when there are none)."""
     accs = [float((pred[groups == g] == labels[groups == g]).mean()) for g in np.unique(groups)]
     return min(accs) if accs else 0.0

@@ -11,9 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import group_ids, worst_group_acc
-from .loop import fit
-from .predict import predict
+from .loop import best_of, fit
+from .predict import Scorer, predict
 from .settings import TrainSettings
 
 
@@ -25,41 +24,36 @@ def jtt_repeats(errors: np.ndarray, upweight: int) -> np.ndarray:
 def train_jtt(
     model: nn.Module,
     train: Mapping[str, np.ndarray],
-    held_out: Mapping[str, np.ndarray],
+    scorer: Scorer,
     s: TrainSettings,
     device: torch.device,
 ) -> dict[str, Any]:
-    """Identify errors after each T of the grid, retrain per (T, lambda_up), keep the best."""
-    initial = copy.deepcopy(model.state_dict())
+    """Identify errors after each T of the grid, retrain per (T, lambda_up), keep the best
+    by worst-group accuracy on the selection data."""
     error_sets: dict[int, np.ndarray] = {}
     identifier = copy.deepcopy(model)
-    erm = dataclasses.replace(s, method="erm")
+    # The identification model is plain ERM with a constant lr and no selection: one run of
+    # max(T) epochs is then, after epoch T, in the state of a T-epoch run (same seed, same
+    # data order), so every T of the grid costs no extra training.
+    erm = dataclasses.replace(s, method="erm", lr_schedule="constant", patience=None)
 
     def snapshot(epoch: int) -> None:
         if epoch in s.jtt_epochs_grid:
             pred = predict(identifier, train["image"], device=device)
             error_sets[epoch] = pred != np.asarray(train["label"])
 
-    # One run of max(T) epochs: its state after epoch T is that of a T-epoch run (same
-    # seed, same data order), so every T of the grid costs no extra training.
     fit(identifier, train, erm, device, epochs=max(s.jtt_epochs_grid), on_epoch_end=snapshot)
-    groups = group_ids(held_out)[0]
-    labels = np.asarray(held_out["label"])
-    scores, best, best_state, best_losses = {}, None, None, []
-    for t in s.jtt_epochs_grid:
-        for up in s.jtt_upweight_grid:
-            model.load_state_dict(initial)
-            losses = fit(model, train, s, device, repeats=jtt_repeats(error_sets[t], up))
-            pred = predict(model, held_out["image"], device=device)
-            scores[(t, up)] = worst_group_acc(pred, labels, groups)
-            if best is None or scores[(t, up)] > scores[best]:  # ties: the first in grid order
-                best, best_state, best_losses = (t, up), copy.deepcopy(model.state_dict()), losses
-    model.load_state_dict(best_state)
-    model.eval()
+    points = [
+        (f"T={t},up={up}", s, {"repeats": jtt_repeats(error_sets[t], up)})
+        for t in s.jtt_epochs_grid
+        for up in s.jtt_upweight_grid
+    ]
+    best, results = best_of(model, train, scorer, device, points)
+    t, up = (int(part.split("=")[1]) for part in best.split(","))
     return {
-        "epochs_identification": best[0],
-        "upweight": best[1],
+        "epochs_identification": t,
+        "upweight": up,
         "errors": {str(t): int(e.sum()) for t, e in error_sets.items()},
-        "scores_worst_group_acc": {f"T={t},up={u}": v for (t, u), v in scores.items()},
-        "epoch_loss": best_losses,
+        "best": best,
+        "results": results,
     }

@@ -1,10 +1,12 @@
-"""The training loop every method shares: seeded batches, one optimiser, per-epoch loss."""
+"""The training loop every method shares: seeded batches, one optimiser, an lr schedule,
+the validation score after every epoch, the best epoch kept and early stopping."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,7 +16,9 @@ from tqdm.auto import tqdm
 
 from .adversary import Adversary
 from .data import group_ids, image_tensor, to_float
+from .errors import EvaluateError
 from .groups import balanced_weights, group_dro_loss
+from .predict import Scorer
 from .rrr import background_mask, rrr_penalty
 from .settings import TrainSettings
 
@@ -25,14 +29,21 @@ def fit(
     s: TrainSettings,
     device: torch.device,
     *,
+    scorer: Scorer | None = None,
     epochs: int | None = None,
     repeats: np.ndarray | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
-) -> list[float]:
-    """Train for `epochs` (default ``s.epochs``) epochs of n examples; per-epoch mean CE.
+) -> dict[str, Any]:
+    """Train for at most `epochs` (default ``s.epochs``) epochs of n examples.
 
-    `repeats` (JTT) gives each example's number of copies in the shuffled list an epoch
-    draws its n examples from; `on_epoch_end(epoch)` is called after each epoch.
+    With a `scorer` (the selection data), each epoch ends with the validation score: the
+    weights of the best epoch by ``s.selection`` are kept (ties: the later epoch, trained
+    longer for the same score) and the run stops once ``s.patience`` epochs pass without a
+    strictly better one. Without one, the last
+    epoch is kept. `repeats` (JTT) gives each example's number of copies in the shuffled
+    list an epoch draws its n examples from; `on_epoch_end(epoch)` is called after each
+    epoch. Returns the learning curve (per epoch: train loss, validation accuracy and worst
+    group, lr at its end), the chosen epoch and its score.
     """
     epochs = s.epochs if epochs is None else epochs
     images = image_tensor(train["image"])
@@ -52,8 +63,11 @@ def fit(
     params = [*model.parameters(), *(adversary.parameters() if adversary else [])]
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.resolved_weight_decay)
     steps = epochs * math.ceil(n / s.batch_size)
-    losses, step = [], 0
-    for epoch in range(epochs):
+    curve: list[dict[str, Any]] = []
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    improved = 0  # the last epoch that raised the best score
+    step = 0
+    for epoch in range(1, epochs + 1):
         if weights is not None:
             order = torch.multinomial(weights, n, replacement=True, generator=gen)
         elif upsampled is not None:
@@ -64,10 +78,11 @@ def fit(
         total, seen = 0.0, 0
         batches = range(0, n, s.batch_size)
         bar = tqdm(
-            batches, desc=f"{s.method} epoch {epoch + 1}/{epochs}", unit="batch",
+            batches, desc=f"{s.method} epoch {epoch}/{epochs}", unit="batch",
             disable=not s.progress, leave=False,
         )  # fmt: skip
         for i in bar:
+            set_lr(opt, s, step / steps)
             idx = order[i : i + s.batch_size]
             x, y = to_float(images[idx], device), labels[idx].to(device)
             if background is not None:
@@ -90,9 +105,71 @@ def fit(
             total += float(per_example.detach().sum())
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.3f}", refresh=False)
-        losses.append(total / max(seen, 1))
         model.eval()
+        point: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(seen, 1)}
+        point["lr"] = opt.param_groups[0]["lr"]
         if on_epoch_end is not None:
-            on_epoch_end(epoch + 1)
+            on_epoch_end(epoch)
+        if scorer is not None:
+            scores = scorer(model)
+            point.update(val_acc=scores["accuracy"], val_worst_group=scores["worst-group accuracy"])
+            score = scores[s.selection]
+            if score is None:
+                raise EvaluateError(
+                    f"{s.method}: selection by {s.selection} needs a 'texture' or 'group' column "
+                    "in the validation data"
+                )
+            if best is None or score > best[0]:
+                improved = epoch
+            if best is None or score >= best[0]:  # ties: the later, longer-trained epoch
+                state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best = (score, epoch, state)
+        curve.append(point)
+        if best is not None and s.patience is not None and epoch - improved >= s.patience:
+            break
+    if best is not None:
+        model.load_state_dict(best[2])
     model.eval()
-    return losses
+    return {
+        "curve": curve,
+        "epoch_loss": [p["train_loss"] for p in curve],
+        "chosen_epoch": best[1] if best is not None else len(curve),
+        "selection_score": best[0] if best is not None else None,
+        "epochs_run": len(curve),
+        "stopped_early": len(curve) < epochs,
+    }
+
+
+def set_lr(opt: torch.optim.Optimizer, s: TrainSettings, progress: float) -> None:
+    """The learning rate at `progress` (share of the planned steps done): cosine from
+    ``s.lr`` to 0 over the planned epochs, or constant."""
+    lr = s.lr * 0.5 * (1.0 + math.cos(math.pi * progress)) if s.lr_schedule == "cosine" else s.lr
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def best_of(
+    model: nn.Module,
+    train: Mapping[str, np.ndarray],
+    scorer: Scorer,
+    device: torch.device,
+    points: Sequence[tuple[str, TrainSettings, Mapping[str, Any]]],
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """Train `model` once per ``(name, settings, fit arguments)`` point, each from the same
+    initial weights, and keep the point whose chosen epoch scores best on validation (ties:
+    the first point). Returns its name and every point's :func:`fit` result."""
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    results: dict[str, dict[str, Any]] = {}
+    best, best_state = None, None
+    for name, settings, kwargs in points:
+        if results:  # the first point starts from the initial weights as they are
+            model.load_state_dict(initial)
+        results[name] = fit(model, train, settings, device, scorer=scorer, **kwargs)
+        if best is None or results[name]["selection_score"] > results[best]["selection_score"]:
+            best = name
+            if len(points) > 1:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return best, results

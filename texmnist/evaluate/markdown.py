@@ -10,9 +10,73 @@ from . import metrics
 from .levels import LEVEL_METRICS
 from .saliency import SALIENCY_SPLITS
 
+MIN_OBJECT_ACCURACY = 0.5  # acc_no_background below this: the model did not learn the object
+OBJECT_RULE = f"acc_no_background < {100 * MIN_OBJECT_ACCURACY:.0f}%"
+
 
 def _pct(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 seed"``, ``"3 seeds"``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def object_flag(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Whether the model learned the object: ``learned`` is False when the mean accuracy
+    without background is under :data:`MIN_OBJECT_ACCURACY` (then no reading of its
+    background reliance holds), None when the data has no ``test_no_background``."""
+    entry = summary.get("acc_no_background")
+    value = entry["mean"] if entry else None
+    learned = None if value is None else bool(value >= MIN_OBJECT_ACCURACY)
+    return {"learned": learned, "rule": f"not learned when {OBJECT_RULE}",
+            "acc_no_background": value}  # fmt: skip
+
+
+def training_lines(report: Mapping[str, Any]) -> list[str]:
+    """How the runs trained and what validation chose: epochs, values, the first curve."""
+    s, sel = report["settings"], report["selection"]
+    runs = [r["train_log"] for r in report["runs"]]
+    chosen = ", ".join(str(log["chosen_epoch"]) for log in runs)
+    ran = ", ".join(str(log["epochs_run"]) for log in runs)
+    patience = s.get("patience")
+    stop = (
+        f"stopping after {plural(patience, 'epoch')} without a better score"
+        if patience
+        else ("no early stopping")
+    )
+    lines = [
+        "## Training and selection",
+        "",
+        f"At most {plural(s['epochs'], 'epoch')}, {s['lr_schedule']} learning rate, {stop}. "
+        f"Selection data: {sel['data']['source']} ({sel['data']['n']:,} examples); the kept "
+        f"epoch is the best by validation {sel['criterion']}. Epochs run per seed: {ran}; "
+        f"chosen: {chosen}.",
+    ]  # fmt: skip
+    tuned = [log.get("tuned") or log.get("jtt") for log in runs]
+    if any(tuned):
+        values = []
+        for seed, log in zip(s["seeds"], runs, strict=True):
+            grid = ", ".join(f"{k} {_pct(v['score'])}" for k, v in log.get("grid", {}).items())
+            values.append(f"seed {seed}: {log.get('grid_choice')} (validation {grid})")
+        lines += ["", "Hyper-parameters chosen on validation: " + "; ".join(values) + "."]
+    curve = runs[0]["curve"]
+    lines += [
+        "",
+        f"Learning curve of seed {s['seeds'][0]} (`curve.png` draws every seed; * = kept):",
+        "",
+        "| epoch | train loss | validation accuracy | validation worst group | lr |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for point in curve:
+        mark = " *" if point["epoch"] == runs[0]["chosen_epoch"] else ""
+        lines.append(
+            f"| {point['epoch']}{mark} | {point['train_loss']:.4f} | "
+            f"{_pct(point.get('val_acc'))} | {_pct(point.get('val_worst_group'))} | "
+            f"{point['lr']:.2g} |"
+        )
+    return lines + [""]
 
 
 def report_markdown(report: Mapping[str, Any]) -> str:
@@ -24,13 +88,17 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"Data `{d['data']}` config `{d['config']}`"
         + (f", fingerprint `{d['fingerprint'][:16]}…`" if d.get("fingerprint") else "")
         + ". Splits: " + ", ".join(f"{k} {v:,}" for k, v in d["splits"].items()) + ".",
-        f"Seeds {', '.join(map(str, s['seeds']))}; {s['epochs']} epochs; device {s['device']}.",
+        f"{plural(len(s['seeds']), 'seed')} ({', '.join(map(str, s['seeds']))}); at most "
+        f"{plural(s['epochs'], 'epoch')}; device {s['device']}, "
+        f"{plural(s['torch_threads'], 'torch thread')}.",
         "",
+        *_flag_lines(report),
         "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hp.items()) + ".",
         "",
         "## Metrics (mean [95% t-interval over seeds]; one seed: its own interval)",
         "",
         metrics.format_table(summary),
+        *training_lines(report),
     ]  # fmt: skip
     for kind, title in (("scale", "digit scale (px)"), ("position", "digit position")):
         keys = level_keys(summary, kind)
@@ -67,6 +135,19 @@ def report_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _flag_lines(report: Mapping[str, Any]) -> list[str]:
+    flag = report["flags"]["object"]
+    if flag["learned"] is not False:
+        return []
+    return [
+        f"**Not interpretable: the model did not learn the object** (accuracy without "
+        f"background {_pct(flag['acc_no_background'])}; rule: {flag['rule']}). Its BG-Gap and "
+        "background metrics describe a texture reader, not a digit classifier's reliance on "
+        "the background.",
+        "",
+    ]
+
+
 def _most_attractive(report: Mapping[str, Any]) -> int:
     return report["runs"][0]["cf_attraction"]["most_attractive"]
 
@@ -95,15 +176,24 @@ def reading(report: Mapping[str, Any]) -> str:
         f"when the background agrees with the digit and {_pct(mean('acc_test_random'))} when it "
         f"conflicts."
     ]
+    learned = object_flag(summary)["learned"]
+    if learned is False:
+        parts.insert(
+            0,
+            f"The model did not learn the object (accuracy without background "
+            f"{_pct(mean('acc_no_background'))}, under {100 * MIN_OBJECT_ACCURACY:.0f}%), so "
+            "none of the figures below say how much a digit classifier relies on the background.",
+        )
     if "bg_gap" in summary:
         gap = summary["bg_gap"]
         lo, hi = gap["ci"] or (math.nan, math.nan)
         covers = lo <= 0 <= hi
-        verdict = (
-            "its interval covers 0, so no reliance on the background is detectable"
-            if covers
-            else "its interval excludes 0: the model uses the background"
-        )
+        if learned is False:
+            verdict = "not interpretable, since the model did not learn the object"
+        elif covers:
+            verdict = "its interval covers 0, so no reliance on the background is detectable"
+        else:
+            verdict = "its interval excludes 0: the model uses the background"
         parts.append(
             f"The BG-Gap is {100 * gap['mean']:.1f} points (95% CI [{100 * lo:.1f}, "
             f"{100 * hi:.1f}], {gap['ci_kind']}); {verdict}."

@@ -10,8 +10,12 @@
   seeds], under a header stating the model, epochs, seeds, hardware and texmnist version;
 - ``R/matrix.png``: worst-group accuracy and BG-Gap per config, methods as colours.
 
-A cell whose settings and data fingerprint equal those recorded in ``R/matrix.json`` (and
-whose report is there) is reused, not retrained.
+- ``R/<config>/<method>/cell.json``: the cell's record (as in matrix.json), written last.
+
+A cell whose settings and data fingerprint equal those recorded in its ``cell.json`` (or in
+``R/matrix.json``) and whose report is there is reused, not retrained. ``shard="K/N"``
+trains every N-th cell only, so that N processes (a SLURM array, a Kubernetes indexed job,
+background processes) share one output folder; a last call without it writes R/matrix.*.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ from ..errors import ConfigError
 from . import metrics
 from .errors import EvaluateError, require
 from .load import available_configs, load_config
-from .output import jsonable, make_dir, report_dir
-from .plots import pyplot
+from .markdown import plural
+from .output import jsonable, make_dir, report_dir, write_json, write_text
+from .plots import pyplot, save
 from .report import run_report
-from .settings import METHODS, TrainSettings
+from .settings import DEFAULT_PATIENCE, METHODS, TrainSettings
 
 MATRIX_FILES = ("matrix.json", "matrix.md", "matrix.png")
+CELL_FILE = "cell.json"  # in each cell's folder, written last: the cell is finished
 # (summary key, column title): the table's columns, in order.
 COLUMNS = (
     ("acc_test_correlated", "correlated"),
@@ -87,6 +93,20 @@ def hardware() -> dict[str, Any]:
     }
 
 
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"K/N"`` (1 <= K <= N) as ``(K, N)``; None stays None (every cell)."""
+    if shard is None or isinstance(shard, tuple):
+        parts = shard
+    else:
+        try:
+            parts = tuple(int(x) for x in str(shard).split("/"))
+        except ValueError:
+            parts = ()
+    if parts is not None and (len(parts) != 2 or not 1 <= parts[0] <= parts[1]):
+        raise ConfigError(f"--shard: expected K/N with 1 <= K <= N, got {shard!r}")
+    return parts
+
+
 def run_matrix(
     data: str | Path,
     out: str | Path,
@@ -99,22 +119,33 @@ def run_matrix(
     batch_size: int = 128,
     lr: float = 1e-3,
     weight_decay: float | None = None,
+    patience: int | None = DEFAULT_PATIENCE,
+    lr_schedule: str = "cosine",
     max_train: int | None = None,
     device: str | None = None,
     cache_dir: str | Path | None = None,
     saliency_examples: int = 1000,
     progress: bool = True,
+    shard: str | tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Train every config x method cell (reusing matching finished ones); write R/matrix.*."""
+    """Train every config x method cell (reusing matching finished ones); write R/matrix.*.
+
+    With ``shard="K/N"`` only every N-th cell from the K-th (config-major order) is trained
+    and no matrix file is written: N shards can run at once into the same `out` (each cell
+    has its own folder, every file is replaced atomically, ``cell.json`` last), and a final
+    call without `shard` reuses their finished cells and writes the matrix files.
+    """
     require("matplotlib")
     if not seeds:
         raise EvaluateError("--seeds: give at least one seed")
+    part = parse_shard(shard)
     configs = resolve(configs, available_configs(data), "--configs")
     methods = resolve(methods, METHODS, "--methods")
     out = report_dir(out)
     run_args = dict(
         model=model, epochs=epochs, seeds=list(seeds), batch_size=batch_size, lr=lr,
-        weight_decay=weight_decay, max_train=max_train, saliency_examples=saliency_examples,
+        weight_decay=weight_decay, patience=patience, lr_schedule=lr_schedule,
+        max_train=max_train, saliency_examples=saliency_examples,
     )  # fmt: skip
     previous = _previous_cells(out / "matrix.json")
     cells: dict[str, dict[str, Any]] = {}
@@ -127,45 +158,65 @@ def run_matrix(
         "versions": {"texmnist": __version__, "torch": torch.__version__},
         "cells": cells,
     }
+    order = [(c, m) for c in configs for m in methods]
+    mine = set(order if part is None else order[part[0] - 1 :: part[1]])
     for config in configs:
         loaded = None
         fingerprint = _fingerprint(data, config)
         for method in methods:
-            key = f"{config}/{method}"
+            if (config, method) not in mine:
+                continue
+            key, folder = f"{config}/{method}", out / config / method
             settings = {
                 **run_args,
                 "method": method,
                 "hyperparameters": TrainSettings(
                     method=method, epochs=epochs, batch_size=batch_size, lr=lr,
-                    weight_decay=weight_decay,
+                    weight_decay=weight_decay, patience=patience, lr_schedule=lr_schedule,
                 ).hyperparameters(),
             }  # fmt: skip
             settings = jsonable(settings)
-            old = previous.get(key)
-            if _reusable(old, settings, fingerprint, out / config / method):
+            old = _read_cell(folder) or previous.get(key)
+            if _reusable(old, settings, fingerprint, folder):
                 cells[key] = {**old, "reused": True}
                 continue
-            start = time.process_time()
+            start, wall = time.process_time(), time.perf_counter()
             try:
                 loaded = loaded or load_config(
                     data, config, cache_dir=cache_dir, max_train=max_train
                 )
                 report = run_report(
-                    data, config, out / config / method, method=method, device=device,
+                    data, config, folder, method=method, device=device,
                     cache_dir=cache_dir, progress=progress, loaded=loaded, **run_args,
                 )  # fmt: skip
-                cells[key] = {"status": "done", "summary": report["summary"]}
+                cells[key] = {"status": "done", "summary": report["summary"],
+                              "selection": report["selection"]}  # fmt: skip
             except Exception as e:  # one failing cell must not stop the others
                 cells[key] = {"status": "failed", "error": _one_line(e)}
             cells[key].update(
                 config=config, method=method, settings=settings, fingerprint=fingerprint,
-                cpu_seconds=time.process_time() - start, reused=False,
+                cpu_seconds=time.process_time() - start,
+                wall_seconds=time.perf_counter() - wall, reused=False,
             )  # fmt: skip
-            _write_json(out / "matrix.json", matrix)
+            make_dir(folder)
+            write_json(folder / CELL_FILE, cells[key])  # last: the cell's "finished" mark
+            if part is None:
+                _write_json(out / "matrix.json", matrix)
+    if part is not None:
+        return {**matrix, "shard": list(part)}
     _write_json(out / "matrix.json", matrix)
-    (out / "matrix.md").write_text(matrix_markdown(matrix))
+    write_text(out / "matrix.md", matrix_markdown(matrix))
     plot_matrix(matrix, out / "matrix.png")
     return matrix
+
+
+def _read_cell(folder: Path) -> dict[str, Any] | None:
+    """The record a run (or a shard) left in a cell's folder; None if absent or unreadable."""
+    try:
+        cell = json.loads((folder / CELL_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return cell if isinstance(cell, dict) else None
 
 
 def _fingerprint(data: str | Path, config: str) -> str | None:
@@ -206,11 +257,9 @@ def _one_line(error: BaseException) -> str:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Write JSON whole or not at all (a temporary file renamed over the old one)."""
-    make_dir(path.parent)  # the matrix folder exists once there is a result to record
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(jsonable(obj), indent=2) + "\n")
-    os.replace(tmp, path)
+    """Write JSON whole or not at all, creating the matrix folder once there is a result."""
+    make_dir(path.parent)
+    write_json(path, obj)
 
 
 # -- the table ------------------------------------------------------------------------
@@ -225,8 +274,9 @@ def matrix_markdown(matrix: Mapping[str, Any]) -> str:
     lines = [
         "# Baselines: every method on every config",
         "",
-        f"Model `{s['model']}`, {s['epochs']} epochs, batch {s['batch_size']}, AdamW lr "
-        f"{s['lr']}, seeds {', '.join(map(str, s['seeds']))}"
+        f"Model `{s['model']}`, at most {plural(s['epochs'], 'epoch')} (the best on validation "
+        f"kept, early stopping patience {s.get('patience')}), batch {s['batch_size']}, AdamW lr "
+        f"{s['lr']} ({s.get('lr_schedule', 'constant')}), seeds {', '.join(map(str, s['seeds']))}"
         + (f", first {s['max_train']:,} training examples" if s.get("max_train") else "")
         + f"; texmnist {matrix['versions']['texmnist']}, torch {matrix['versions']['torch']}.",
         f"Hardware: {hw['cpu']} ({threads}); CUDA: {hw['cuda'] or 'none'}."
@@ -241,8 +291,9 @@ def matrix_markdown(matrix: Mapping[str, Any]) -> str:
         "the lowest accuracy over label × texture (or `group`) groups. Per-method "
         "hyper-parameters are in each cell's `report.json`.",
         "",
-        "| config | method | " + " | ".join(title for _, title in COLUMNS) + " |",
-        "| --- | --- |" + " --- |" * len(COLUMNS),
+        "| config | method | " + " | ".join(title for _, title in COLUMNS)
+        + " | epochs kept | chosen on validation | wall (min) |",
+        "| --- | --- |" + " --- |" * (len(COLUMNS) + 3),
     ]  # fmt: skip
     for config in matrix["configs"]:
         for method in matrix["methods"]:
@@ -251,13 +302,18 @@ def matrix_markdown(matrix: Mapping[str, Any]) -> str:
                 continue
             if cell["status"] != "done":
                 error = cell["error"].replace("|", "\\|")
-                lines.append(f"| `{config}` | {method} | failed: {error} |" + " |" * 5)
+                lines.append(f"| `{config}` | {method} | failed: {error} |" + " |" * 8)
                 continue
             summary = cell["summary"]
             values = [
                 metrics.mean_ci_text(summary[k]) if isinstance(summary.get(k), Mapping) else "–"
                 for k, _ in COLUMNS
             ]
+            sel = cell.get("selection") or {}
+            kept = ", ".join(map(str, sel.get("chosen_epochs", []))) or "–"
+            tuned = "; ".join(dict.fromkeys(c for c in sel.get("chosen_hyperparameters", []) if c))
+            wall = cell.get("wall_seconds")
+            values += [kept, tuned or "–", f"{wall / 60:.1f}" if wall is not None else "–"]
             lines.append(f"| `{config}` | {method} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
@@ -302,5 +358,4 @@ def plot_matrix(matrix: Mapping[str, Any], path: Path) -> None:
         fontsize=9,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)

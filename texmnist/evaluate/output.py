@@ -1,10 +1,16 @@
-"""Report folders: checked up front, created only once there is something to write, strict
-JSON, and the versions every report records."""
+"""Report folders: checked up front, created only once there is something to write, files
+replaced atomically (a reader or a concurrent writer sees the old file or the new one,
+never a part), strict JSON, and the versions every report records."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
 import platform
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +58,26 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, float) and math.isnan(x):
         return None  # strict JSON has no NaN
     return x
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` (same suffix) to write; renamed onto `path` when the
+    block ends without error, removed otherwise. The rename is atomic within a folder."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Strict JSON (NaN as null) written atomically."""
+    write_text(path, json.dumps(jsonable(data), indent=2) + "\n")

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .output import replacing
 from .saliency import saliency_maps
 
 BAR_SPLITS = (
@@ -27,6 +28,13 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save(fig: Any, path: Path) -> None:
+    """Save and close a figure, replacing `path` atomically."""
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    pyplot().close(fig)
 
 
 def plot_accuracy(summary: Mapping[str, Any], path: Path, *, title: str = "") -> None:
@@ -50,8 +58,34 @@ def plot_accuracy(summary: Mapping[str, Any], path: Path, *, title: str = "") ->
     ax.set_title(f"{title} ({n_seeds} seeds; whiskers: {what})", fontsize=9)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
+
+
+def plot_curves(runs: Sequence[Mapping[str, Any]], path: Path, *, title: str = "") -> None:
+    """Per seed: train loss (left) and validation accuracy / worst group (right) per
+    epoch; a ring marks the epoch each seed kept."""
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    for i, run in enumerate(runs):
+        log, color = run["train_log"], f"C{i}"
+        epochs = [p["epoch"] for p in log["curve"]]
+        left.plot(epochs, [p["train_loss"] for p in log["curve"]], color=color, marker=".",
+                  label=f"seed {run.get('seed', i)}")  # fmt: skip
+        for key, style in (("val_acc", "-"), ("val_worst_group", ":")):
+            values = [p.get(key) for p in log["curve"]]
+            if any(v is not None for v in values):
+                right.plot(epochs, [np.nan if v is None else v for v in values], style,
+                           color=color, marker=".")  # fmt: skip
+        kept = next(p for p in log["curve"] if p["epoch"] == log["chosen_epoch"])
+        if kept.get("val_acc") is not None:
+            right.scatter([kept["epoch"]], [kept["val_acc"]], s=80, facecolors="none",
+                          edgecolors=color, zorder=3)  # fmt: skip
+    left.set(xlabel="epoch", ylabel="train loss (mean CE)")
+    right.set(xlabel="epoch", ylabel="validation accuracy (-), worst group (:)", ylim=(0, 1.02))
+    left.legend(fontsize=7)
+    fig.suptitle(f"{title}: learning curves (ring: the kept epoch)", fontsize=9)
+    fig.tight_layout()
+    save(fig, path)
 
 
 def plot_attraction(runs: Sequence[Mapping[str, Any]], path: Path, *, title: str = "") -> None:
@@ -78,8 +112,7 @@ def plot_attraction(runs: Sequence[Mapping[str, Any]], path: Path, *, title: str
     ax.set_title(f"{title}\nattraction, mean of {len(runs)} seeds (%; diagonal: own background)",
                  fontsize=8)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _pick_examples(data, model, device, per_kind: int = 4):
@@ -122,5 +155,4 @@ def plot_saliency_examples(model, data, path: Path, *, device: str | None = None
         axes[0, 0].set_title("no correct or background-following examples", fontsize=8)
     fig.suptitle("test_random: correct vs. background-following predictions", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)

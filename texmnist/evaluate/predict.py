@@ -10,25 +10,49 @@ import torch
 from torch import nn
 
 from . import metrics
-from .data import image_tensor, pick_device, to_float
+from .data import group_ids, image_tensor, pick_device, to_float, worst_group_acc
 from .errors import EvaluateError
 
 
 @torch.no_grad()
 def predict(
     model: nn.Module,
-    images: np.ndarray,
+    images: np.ndarray | torch.Tensor,
     *,
     batch_size: int = 512,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Predicted labels (argmax of the logits) for uint8 images, as int64."""
+    """Predicted labels (argmax of the logits) for uint8 images (or their
+    :func:`image_tensor`), as int64."""
     dev = device if isinstance(device, torch.device) else pick_device(device)
     model.to(dev).eval()
-    tensor = image_tensor(images)
+    tensor = images if isinstance(images, torch.Tensor) else image_tensor(images)
     out = [model(to_float(tensor[i : i + batch_size], dev)).argmax(1).cpu()
            for i in range(0, len(tensor), batch_size)]  # fmt: skip
     return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+
+
+class Scorer:
+    """Held-out data made into a tensor once, scoring a model's accuracy and worst group
+    (the validation score that selects checkpoints and hyper-parameters)."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], device: torch.device) -> None:
+        self.images = image_tensor(arrays["image"])
+        self.labels = np.asarray(arrays["label"], dtype=np.int64)
+        try:
+            self.groups: np.ndarray | None = group_ids(arrays)[0]
+        except EvaluateError:
+            self.groups = None  # no texture or group column: accuracy only
+        self.device = device
+
+    def __call__(self, model: nn.Module) -> dict[str, float | None]:
+        pred = predict(model, self.images, device=self.device)
+        return {
+            "accuracy": float((pred == self.labels).mean()),
+            "worst-group accuracy": None
+            if self.groups is None
+            else worst_group_acc(pred, self.labels, self.groups),
+        }
 
 
 def default_splits(data: Mapping[str, Any]) -> list[str]:

@@ -9,7 +9,6 @@ sweep.md and sweep.png (BG-Gap against the swept parameter).
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,16 +22,16 @@ from .data import deterministic
 from .errors import EvaluateError, require
 from .levels import level_metrics
 from .load import load_config
-from .markdown import report_markdown
+from .markdown import object_flag, report_markdown
 from .models import build_model
-from .output import jsonable, make_dir, report_dir, versions
-from .plots import plot_accuracy, plot_attraction, plot_saliency_examples
+from .output import make_dir, report_dir, versions, write_json, write_text
+from .plots import plot_accuracy, plot_attraction, plot_curves, plot_saliency_examples
 from .predict import metadata, predict_splits
 from .saliency import saliency_metrics
-from .settings import TrainSettings
+from .settings import DEFAULT_PATIENCE, TrainSettings
 from .train import train_model
 
-REPORT_FILES = ("report.json", "report.md", "accuracy.png", "saliency.png")
+REPORT_FILES = ("report.json", "report.md", "accuracy.png", "curve.png", "saliency.png")
 
 
 def run_seed(
@@ -73,6 +72,8 @@ def run_report(
     device: str | None = None,
     lr: float = 1e-3,
     weight_decay: float | None = None,
+    patience: int | None = DEFAULT_PATIENCE,
+    lr_schedule: str = "cosine",
     cache_dir: str | Path | None = None,
     saliency_examples: int = 1000,
     progress: bool = True,
@@ -84,9 +85,10 @@ def run_report(
         raise EvaluateError("--seeds: give at least one seed")
     out = report_dir(out)
     settings = TrainSettings(
-        method=method, epochs=epochs, batch_size=batch_size, lr=lr,
-        weight_decay=weight_decay, device=device, progress=progress,
+        method=method, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        patience=patience, lr_schedule=lr_schedule, device=device, progress=progress,
     )  # fmt: skip
+    wall = time.perf_counter()
     arrays, info = loaded or load_config(data, config, cache_dir=cache_dir, max_train=max_train)
     runs, first_model = [], None
     for seed in seeds:
@@ -104,19 +106,32 @@ def run_report(
             "model": model, "method": method, "epochs": epochs, "seeds": list(seeds),
             "batch_size": batch_size, "max_train": max_train, "device": runs[0]["train_log"]
             ["device"], "saliency_examples": saliency_examples,
-            "torch_threads": torch.get_num_threads(),
+            "torch_threads": torch.get_num_threads(), "patience": patience,
+            "lr_schedule": lr_schedule,
         },
         "hyperparameters": settings.hyperparameters(),
+        "selection": {
+            "criterion": settings.selection,
+            "data": runs[0]["train_log"]["selection_data"],
+            "chosen_epochs": [r["train_log"]["chosen_epoch"] for r in runs],
+            "epochs_run": [r["train_log"]["epochs_run"] for r in runs],
+            "chosen_hyperparameters": [r["train_log"].get("grid_choice") for r in runs],
+        },
+        "flags": {"object": object_flag(summary)},
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "summary": summary,
         "runs": runs,
     }  # fmt: skip
+    report["wall_seconds"] = time.perf_counter() - wall
     make_dir(out)  # only now: a run that fails earlier leaves no folder behind
-    (out / "report.json").write_text(json.dumps(jsonable(report), indent=2) + "\n")
-    (out / "report.md").write_text(report_markdown(report))
-    plot_accuracy(summary, out / "accuracy.png", title=f"{config}: {model} / {method}")
+    title = f"{config}: {model} / {method}"
+    # Figures and markdown first, report.json last: a report.json means a complete folder.
+    write_text(out / "report.md", report_markdown(report))
+    plot_accuracy(summary, out / "accuracy.png", title=title)
+    plot_curves(runs, out / "curve.png", title=title)
     if "cf_attraction" in runs[0]:
         plot_attraction(runs, out / "attraction.png", title=f"{config}: {model} / {method}")
     plot_saliency_examples(first_model, arrays, out / "saliency.png", device=device)
+    write_json(out / "report.json", report)
     return report

@@ -27,15 +27,15 @@ from . import metrics
 from .errors import EvaluateError, require
 from .levels import levels, select_level
 from .load import available_configs, load_config
+from .markdown import MIN_OBJECT_ACCURACY
 from .output import jsonable, make_dir, report_dir, versions
-from .plots import pyplot
+from .plots import pyplot, save
 from .report import run_report
 
 RHO_CONFIGS = {"default": 1.0, "rho-0.99": 0.99, "rho-0.9": 0.9, "uncorrelated": 0.1}
 LEVEL_CONFIG = "sizes"
 KINDS = ("rho", "scale", "position")
 DESIGNS = ("per-level", "pooled")
-MIN_OBJECT_ACCURACY = 0.5  # acc_no_background below this: the model did not learn the object
 POINT_METRICS = ("bg_gap", "bg_flip", "acc_no_background")
 
 
@@ -170,5 +170,4 @@ def plot_sweep(result: dict, path: Path) -> None:
                  fontsize=8)  # fmt: skip
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)

@@ -1,0 +1,179 @@
+"""Checkpoint selection, early stopping, the lr schedule and the hyper-parameter grids, on
+hand-made cases whose answers are worked out in the comments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+
+from texmnist.evaluate import loop as loop_mod  # noqa: E402
+from texmnist.evaluate.data import deterministic  # noqa: E402
+from texmnist.evaluate.loop import best_of, fit, set_lr  # noqa: E402
+from texmnist.evaluate.predict import Scorer  # noqa: E402
+from texmnist.evaluate.settings import SELECTION, TrainSettings  # noqa: E402
+from texmnist.evaluate.train import train_model  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+CPU = torch.device("cpu")
+
+
+def _data(n: int = 8) -> dict[str, np.ndarray]:
+    """n 2x2 images, two groups; the label is pixel (0, 0) being bright."""
+    rng = np.random.default_rng(0)
+    label = np.arange(n) % 2
+    images = rng.integers(0, 30, (n, 2, 2)).astype(np.uint8)
+    images[:, 0, 0] = np.where(label == 1, 250, 0)
+    return {"image": images, "label": label, "group": np.array(["a", "b", "b", "a"] * (n // 4))}
+
+
+def _linear() -> nn.Module:
+    with deterministic(0):
+        return nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+
+
+class _Scripted:
+    """A scorer that returns the next scripted (accuracy, worst group) each epoch."""
+
+    def __init__(self, acc, worst=None):
+        self.acc, self.worst, self.calls = list(acc), list(worst or acc), 0
+
+    def __call__(self, model):
+        i, self.calls = self.calls, self.calls + 1
+        return {"accuracy": self.acc[i], "worst-group accuracy": self.worst[i]}
+
+
+def _fit_recording(settings, scorer, epochs):
+    """fit() with each epoch's weights recorded, to compare with the weights kept."""
+    model, states = _linear(), {}
+
+    def record(epoch):
+        states[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    result = fit(model, _data(), settings, CPU, scorer=scorer, epochs=epochs,
+                 on_epoch_end=record)  # fmt: skip
+    return model, states, result
+
+
+def _same(model, state) -> bool:
+    return all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+def test_the_best_epoch_is_kept_and_patience_stops_the_run():
+    """Scores 0.5, 0.9, 0.7, 0.6, ...: epoch 2 is best; with patience 2 the run stops after
+    epoch 4 (two epochs without a better score) and holds epoch 2's weights."""
+    s = TrainSettings(batch_size=4, lr=0.1, patience=2, progress=False)
+    model, states, result = _fit_recording(s, _Scripted([0.5, 0.9, 0.7, 0.6, 0.95, 0.99]), 6)
+    assert result["chosen_epoch"] == 2 and result["selection_score"] == 0.9
+    assert result["epochs_run"] == 4 and result["stopped_early"] is True
+    assert [p["epoch"] for p in result["curve"]] == [1, 2, 3, 4]
+    assert [p["val_acc"] for p in result["curve"]] == [0.5, 0.9, 0.7, 0.6]
+    assert _same(model, states[2]) and not _same(model, states[4])
+    assert result["epoch_loss"] == [p["train_loss"] for p in result["curve"]]
+    assert all(p["train_loss"] > 0 for p in result["curve"])
+
+
+def test_ties_keep_the_later_epoch_and_do_not_reset_patience():
+    """0.5, 0.8, 0.8, 0.6, 0.7: epochs 2 and 3 tie, the later (3) is kept; patience 3
+    counts from epoch 2, the last strict improvement, so the run stops after epoch 5."""
+    s = TrainSettings(batch_size=4, lr=0.1, patience=3, progress=False)
+    model, states, result = _fit_recording(s, _Scripted([0.5, 0.8, 0.8, 0.6, 0.7, 0.9]), 6)
+    assert result["chosen_epoch"] == 3 and result["epochs_run"] == 5
+    assert _same(model, states[3])
+
+
+def test_no_patience_runs_every_epoch_and_no_scorer_keeps_the_last():
+    s = TrainSettings(batch_size=4, lr=0.1, patience=None, progress=False)
+    _, _, result = _fit_recording(s, _Scripted([0.9, 0.1, 0.1, 0.1]), 4)
+    assert result["epochs_run"] == 4 and result["chosen_epoch"] == 1
+    model, states, result = _fit_recording(s, None, 3)
+    assert result["chosen_epoch"] == 3 and result["selection_score"] is None
+    assert "val_acc" not in result["curve"][0] and _same(model, states[3])
+
+
+@pytest.mark.parametrize(("method", "chosen"), [("erm", 1), ("balanced", 2), ("groupdro", 2)])
+def test_each_method_selects_by_its_own_criterion(method, chosen):
+    """Accuracy falls (0.9, 0.8, 0.7) while the worst group peaks at epoch 2 (0.1, 0.3,
+    0.2): ERM keeps epoch 1, the group methods epoch 2."""
+    s = TrainSettings(method=method, batch_size=4, lr=0.1, patience=None, progress=False)
+    _, _, result = _fit_recording(s, _Scripted([0.9, 0.8, 0.7], [0.1, 0.3, 0.2]), 3)
+    assert result["chosen_epoch"] == chosen
+    assert SELECTION["erm"] == "accuracy" and SELECTION["groupdro"] == "worst-group accuracy"
+
+
+def test_cosine_schedule_by_hand():
+    """8 examples in batches of 4 over 2 epochs: 4 steps. Epoch 1's last step runs at
+    progress 1/4, epoch 2's at 3/4: lr * (1 + cos(pi/4)) / 2 and lr * (1 + cos(3 pi/4)) / 2."""
+    s = TrainSettings(batch_size=4, lr=0.2, patience=None, progress=False)
+    _, _, result = _fit_recording(s, None, 2)
+    expected = [0.1 * (1 + math.cos(math.pi / 4)), 0.1 * (1 + math.cos(3 * math.pi / 4))]
+    assert [p["lr"] for p in result["curve"]] == pytest.approx(expected, rel=1e-12)
+    opt = torch.optim.SGD(_linear().parameters(), lr=1.0)
+    for progress, lr in ((0.0, 0.2), (0.5, 0.1), (1.0, 0.0)):
+        set_lr(opt, s, progress)
+        assert opt.param_groups[0]["lr"] == pytest.approx(lr, abs=1e-15)
+    set_lr(opt, TrainSettings(lr=0.2, lr_schedule="constant"), 0.7)
+    assert opt.param_groups[0]["lr"] == 0.2
+
+
+def test_scorer_accuracy_and_worst_group_by_hand():
+    """A model predicting 1 everywhere on labels 0, 1, 0, 1, ...: accuracy 4/8, and groups
+    a (examples 0, 3, 4, 7) and b (1, 2, 5, 6) each hold two 1s: 0.5 each. Then group b is
+    example 1 alone, relabelled 0: worst group 0, accuracy 3/8."""
+    data = _data()
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.tensor([0.0, 1.0]))
+    scores = Scorer(data, CPU)(model)
+    assert scores == {"accuracy": 0.5, "worst-group accuracy": 0.5}
+    data["group"] = np.array(["a", "b", "a", "a", "a", "a", "a", "a"])  # b: one example, label 1
+    data["label"][1] = 0
+    scores = Scorer(data, CPU)(model)
+    assert scores["worst-group accuracy"] == 0.0 and scores["accuracy"] == 3 / 8
+
+
+def test_best_of_trains_each_point_from_the_same_weights(monkeypatch):
+    """Points scoring 0.4, 0.7, 0.7: the second wins (ties: the first point) and the model
+    ends with the weights that point trained; every point starts from the initial ones."""
+    model = _linear()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    scores = {"p1": 0.4, "p2": 0.7, "p3": 0.7}
+
+    def fake_fit(net, train, settings, device, *, scorer, **kw):
+        assert _same(net, initial)
+        score = scores[f"p{settings.seed}"]
+        with torch.no_grad():
+            net[1].bias.fill_(score)
+        return {"selection_score": score, "chosen_epoch": 1}
+
+    monkeypatch.setattr(loop_mod, "fit", fake_fit)
+    points = [(f"p{i}", TrainSettings(seed=i), {}) for i in (1, 2, 3)]
+    best, results = best_of(model, _data(), None, CPU, points)
+    assert best == "p2" and list(results) == ["p1", "p2", "p3"]
+    assert torch.equal(model[1].bias, torch.full((2,), 0.7))
+
+
+def test_train_model_reports_the_grid_and_the_chosen_values():
+    """RRR's grid (1, 10): both points trained, the chosen one is the better validation
+    score, and the log carries the curve and the chosen epoch of that point."""
+    data = _data(16)
+    data["mask"] = np.zeros((16, 2, 2), dtype=bool)
+    data["mask"][:, 0, 0] = True
+    data["texture"] = data["label"].copy()
+    log = train_model(_linear(), data, method="rrr", epochs=2, batch_size=4, lr=0.1,
+                      validation=data, progress=False)  # fmt: skip
+    assert set(log["grid"]) == {"rrr_weight=1", "rrr_weight=10"}
+    scores = {k: v["score"] for k, v in log["grid"].items()}
+    best = max(scores, key=lambda k: (scores[k], -list(scores).index(k)))
+    assert log["grid_choice"] == best and log["tuned"] == {"rrr_weight": float(best[11:])}
+    assert log["selection_score"] == scores[best]
+    assert log["chosen_epoch"] == log["grid"][best]["chosen_epoch"]
+    assert log["selection"] == "worst-group accuracy"
+    assert log["selection_data"] == {"source": "validation", "n": 16}
+    assert len(log["curve"]) == log["epochs_run"] <= 2
