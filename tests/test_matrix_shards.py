@@ -1,0 +1,138 @@
+"""`--shard K/N`: shards share one output folder, two writing at once corrupt nothing, and a
+final call without --shard reuses every finished cell and writes the matrix files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+from test_matrix import CONFIGS, _forbid_training, repo  # noqa: E402, F401  (the fixture)
+
+from texmnist.errors import ConfigError  # noqa: E402
+from texmnist.evaluate import matrix as matrixmod  # noqa: E402
+from texmnist.evaluate.output import replacing, write_json  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+METHODS = ("erm", "balanced")
+QUICK = dict(
+    configs=",".join(CONFIGS), methods=",".join(METHODS), seeds=(0,), model="mlp", epochs=1,
+    saliency_examples=4, progress=False,
+)  # fmt: skip
+
+
+def test_parse_shard():
+    assert matrixmod.parse_shard("2/3") == (2, 3) and matrixmod.parse_shard(None) is None
+    for bad in ("0/2", "3/2", "a/b", "1", "1/2/3", "-1/2"):
+        with pytest.raises(ConfigError, match="--shard: expected K/N with 1 <= K <= N, got"):
+            matrixmod.parse_shard(bad)
+
+
+def test_a_shard_trains_every_nth_cell_and_writes_no_matrix_file(repo, tmp_path, monkeypatch):  # noqa: F811
+    seen = []
+    real = matrixmod.run_report
+
+    def counting(data, config, cell_out, **kwargs):
+        seen.append(f"{config}/{kwargs['method']}")
+        return real(data, config, cell_out, **kwargs)
+
+    monkeypatch.setattr(matrixmod, "run_report", counting)
+    out = tmp_path / "R"
+    result = matrixmod.run_matrix(repo, out, shard="2/3", **QUICK)
+    order = [f"{c}/{m}" for c in CONFIGS for m in METHODS]
+    assert seen == order[1::3] == list(result["cells"]) and result["shard"] == [2, 3]
+    assert not any((out / name).exists() for name in matrixmod.MATRIX_FILES)
+    for key in seen:
+        cell = json.loads((out / key / matrixmod.CELL_FILE).read_text())
+        assert cell["status"] == "done" and cell["summary"] == result["cells"][key]["summary"]
+
+
+def test_two_shards_at_once_then_a_final_call_reuses_them(repo, tmp_path, monkeypatch):  # noqa: F811
+    out = tmp_path / "R"
+    script = textwrap.dedent(
+        """
+        import sys, torch
+        torch.set_num_threads(1)
+        from texmnist.evaluate.matrix import run_matrix
+        run_matrix(sys.argv[1], sys.argv[2], shard=sys.argv[3], **%r)
+        """
+        % {k: v for k, v in QUICK.items()}
+    )
+    shards = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(repo), str(out), f"{k}/2"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for k in (1, 2)
+    ]
+    for shard in shards:
+        assert shard.wait(timeout=600) == 0, shard.stderr.read()
+    order = [f"{c}/{m}" for c in CONFIGS for m in METHODS]
+    records = {key: json.loads((out / key / matrixmod.CELL_FILE).read_text()) for key in order}
+    assert all(r["status"] == "done" for r in records.values())
+    assert not any((out / name).exists() for name in matrixmod.MATRIX_FILES)
+    assert not list(out.rglob(".*.tmp*")), "a temporary file was left behind"
+
+    _forbid_training(monkeypatch)  # the final call must train nothing
+    matrix = matrixmod.run_matrix(repo, out, **QUICK)
+    assert list(matrix["cells"]) == order and all(c["reused"] for c in matrix["cells"].values())
+    for key in order:
+        assert matrix["cells"][key]["summary"] == records[key]["summary"]
+        assert (
+            json.loads((out / key / "report.json").read_text())["summary"]
+            == (records[key]["summary"])
+        )
+    table = (out / "matrix.md").read_text()
+    assert sum(line.startswith("| `") for line in table.splitlines()) == len(order)
+    assert all((out / name).stat().st_size > 0 for name in matrixmod.MATRIX_FILES)
+
+
+def test_concurrent_writers_of_one_file_never_leave_a_torn_file(tmp_path):
+    """Two threads rewrite the same JSON file 200 times each while a third reads it: every
+    read parses and is one writer's whole content; no temporary file is left."""
+    path = tmp_path / "cell.json"
+    contents = [{"writer": w, "payload": "x" * 50_000 * (w + 1)} for w in (0, 1)]
+    write_json(path, contents[0])
+    bad: list[str] = []
+    done = threading.Event()
+
+    def writer(content):
+        for _ in range(200):
+            write_json(path, content)
+
+    def reader():
+        while not done.is_set():
+            try:
+                if json.loads(path.read_text()) not in contents:
+                    bad.append("unknown content")
+            except ValueError as e:
+                bad.append(str(e))
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in contents]
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    watcher.join()
+    assert bad == [] and json.loads(path.read_text()) in contents
+    assert [p.name for p in tmp_path.iterdir()] == ["cell.json"]
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "report.md"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), replacing(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.md"]

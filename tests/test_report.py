@@ -1,0 +1,96 @@
+"""A report folder: the learning curve and the selection in report.json, the flag on a model
+that did not learn the object, and singular counts in report.md."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+from texmnist.config import named_config  # noqa: E402
+from texmnist.evaluate.markdown import object_flag, plural, report_markdown  # noqa: E402
+from texmnist.evaluate.report import REPORT_FILES, run_report  # noqa: E402
+from texmnist.folder import build  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+QUICK = dict(model="mlp", epochs=1, seeds=(0,), saliency_examples=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def report(fake_sources, tmp_path_factory):
+    mnist, dtd = fake_sources
+    root = tmp_path_factory.mktemp("report")
+    build(named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd)), root / "repo")
+    run_report(root / "repo", "default", root / "out", **QUICK)
+    return root / "out"
+
+
+def test_report_json_records_the_curve_and_the_selection(report):
+    assert all((report / name).is_file() for name in REPORT_FILES)
+    data = json.loads((report / "report.json").read_text())
+    log = data["runs"][0]["train_log"]
+    assert [p["epoch"] for p in log["curve"]] == [1] and log["chosen_epoch"] == 1
+    assert set(log["curve"][0]) == {"epoch", "train_loss", "lr", "val_acc", "val_worst_group"}
+    # default has no validation split: 10% of the 80 fake training digits select.
+    assert data["selection"] == {
+        "criterion": "accuracy",
+        "data": {"source": "held-out 10% of train", "share": 0.1, "n": 8},
+        "chosen_epochs": [1],
+        "epochs_run": [1],
+        "chosen_hyperparameters": [None],
+    }
+    assert log["train_examples"] == 72 and data["wall_seconds"] > 0
+    assert data["hyperparameters"]["max_epochs"] == 1
+    assert data["flags"]["object"] == object_flag(data["summary"])
+
+
+def test_report_md_says_one_seed_and_one_epoch(report):
+    text = (report / "report.md").read_text()
+    assert "1 seed (0); at most 1 epoch;" in text and "1 torch thread." in text
+    assert "1 seeds" not in text and "1 epochs" not in text
+    assert "## Training and selection" in text and "| 1 * |" in text
+
+
+def _variant(report_dir, acc_no_background: float, gap_ci: list[float]) -> dict:
+    data = json.loads((report_dir / "report.json").read_text())
+    data = copy.deepcopy(data)
+    data["summary"]["acc_no_background"]["mean"] = acc_no_background
+    data["summary"]["bg_gap"].update(mean=0.3, ci=gap_ci)
+    data["flags"]["object"] = object_flag(data["summary"])
+    return data
+
+
+def test_a_model_that_did_not_learn_the_object_is_flagged(report):
+    """acc_no_background 23% < 50%: flagged, and never read as using the background even
+    when its BG-Gap interval excludes 0."""
+    flagged = _variant(report, 0.23, [0.2, 0.4])
+    assert flagged["flags"]["object"] == {
+        "learned": False, "rule": "not learned when acc_no_background < 50%",
+        "acc_no_background": 0.23,
+    }  # fmt: skip
+    text = report_markdown(flagged)
+    assert "**Not interpretable: the model did not learn the object**" in text
+    assert "(accuracy without background 23.0%; rule: not learned when" in text
+    assert "the model uses the background" not in text
+    assert "not interpretable, since the model did not learn the object" in text
+
+
+def test_a_model_that_learned_the_object_is_read_normally(report):
+    learned = _variant(report, 0.9, [0.2, 0.4])
+    assert learned["flags"]["object"]["learned"] is True
+    text = report_markdown(learned)
+    assert "Not interpretable" not in text
+    assert "its interval excludes 0: the model uses the background" in text
+    exactly_half = _variant(report, 0.5, [-0.1, 0.1])
+    assert exactly_half["flags"]["object"]["learned"] is True  # the rule is strictly under 50%
+    assert "no reliance on the background is detectable" in report_markdown(exactly_half)
+
+
+def test_no_background_split_means_unknown_not_flagged():
+    assert object_flag({})["learned"] is None
+    assert plural(1, "seed") == "1 seed" and plural(3, "seed") == "3 seeds"
+    assert plural(0, "epoch") == "0 epochs"
