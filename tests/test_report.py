@@ -94,3 +94,21 @@ def test_no_background_split_means_unknown_not_flagged():
     assert object_flag({})["learned"] is None
     assert plural(1, "seed") == "1 seed" and plural(3, "seed") == "3 seeds"
     assert plural(0, "epoch") == "0 epochs"
+
+
+def test_resume_returns_a_finished_report_and_retrains_a_changed_one(report, monkeypatch):
+    import texmnist.evaluate.report as reportmod
+
+    repo = report.parent / "repo"
+    before = (report / "report.json").read_text()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished report was retrained")
+
+    monkeypatch.setattr(reportmod, "run_seed", refuse)
+    again = run_report(repo, "default", report, resume=True, **QUICK)
+    assert again == json.loads(before) and (report / "report.json").read_text() == before
+    with pytest.raises(AssertionError, match="retrained"):  # another setting: trains
+        run_report(repo, "default", report, resume=True, **{**QUICK, "epochs": 2})
+    with pytest.raises(AssertionError, match="retrained"):  # no resume: trains
+        run_report(repo, "default", report, **QUICK)

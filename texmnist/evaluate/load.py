@@ -55,3 +55,12 @@ def available_configs(data: str | Path) -> list[str]:
     except Exception as e:
         text = first_line(e)
         raise EvaluateError(f"{data}: cannot list its configs: {text}") from e
+
+
+def fingerprint(data: str | Path, config: str) -> str | None:
+    """The config's data fingerprint from the folder's texmnist.json (None: unknown, e.g. a
+    Hub repository, so nothing is ever reused on its account)."""
+    if not Path(data).is_dir():
+        return None
+    entry = config_metadata(data, config)
+    return (entry or {}).get("fingerprint")

@@ -37,6 +37,7 @@ from ..errors import ConfigError
 from . import metrics
 from .errors import EvaluateError, require
 from .load import available_configs, load_config
+from .load import fingerprint as data_fingerprint
 from .markdown import plural
 from .output import jsonable, make_dir, report_dir, write_json, write_text
 from .plots import pyplot, save
@@ -162,7 +163,7 @@ def run_matrix(
     mine = set(order if part is None else order[part[0] - 1 :: part[1]])
     for config in configs:
         loaded = None
-        fingerprint = _fingerprint(data, config)
+        fingerprint = data_fingerprint(data, config)
         for method in methods:
             if (config, method) not in mine:
                 continue
@@ -217,18 +218,6 @@ def _read_cell(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return cell if isinstance(cell, dict) else None
-
-
-def _fingerprint(data: str | Path, config: str) -> str | None:
-    """The config's data fingerprint from the folder's texmnist.json (None: unknown)."""
-    folder = Path(data)
-    if not folder.is_dir():
-        return None
-    from ..meta import read_metadata
-
-    meta = read_metadata(folder)
-    entry = (meta or {}).get("configs", {}).get(config) or {}
-    return entry.get("fingerprint")
 
 
 def _previous_cells(path: Path) -> dict[str, dict[str, Any]]:

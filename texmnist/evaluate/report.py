@@ -9,6 +9,7 @@ sweep.md and sweep.png (BG-Gap against the swept parameter).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,10 +22,10 @@ from . import metrics
 from .data import deterministic
 from .errors import EvaluateError, require
 from .levels import level_metrics
-from .load import load_config
+from .load import fingerprint, load_config
 from .markdown import object_flag, report_markdown
 from .models import build_model
-from .output import make_dir, report_dir, versions, write_json, write_text
+from .output import jsonable, make_dir, report_dir, versions, write_json, write_text
 from .plots import plot_accuracy, plot_attraction, plot_curves, plot_saliency_examples
 from .predict import metadata, predict_splits
 from .saliency import saliency_metrics
@@ -78,8 +79,14 @@ def run_report(
     saliency_examples: int = 1000,
     progress: bool = True,
     loaded: tuple[dict, dict] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Train `model` with `method` once per seed on `config` of `data`; write the report."""
+    """Train `model` with `method` once per seed on `config` of `data`; write the report.
+
+    With `resume`, a report already in `out` that was asked the same (settings,
+    hyper-parameters, config, level and a known, equal data fingerprint) is returned as it
+    is, without training: an interrupted sweep picks up where it stopped.
+    """
     require("matplotlib")
     if not seeds:
         raise EvaluateError("--seeds: give at least one seed")
@@ -88,6 +95,16 @@ def run_report(
         method=method, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         patience=patience, lr_schedule=lr_schedule, device=device, progress=progress,
     )  # fmt: skip
+    request = jsonable({
+        "model": model, "method": method, "epochs": epochs, "seeds": list(seeds),
+        "batch_size": batch_size, "max_train": max_train, "saliency_examples": saliency_examples,
+        "patience": patience, "lr_schedule": lr_schedule, "config": config,
+        "level": (loaded[1].get("level") if loaded else None),
+        "fingerprint": fingerprint(data, config), "hyperparameters": settings.hyperparameters(),
+    })  # fmt: skip
+    done = _finished(out, request) if resume else None
+    if done is not None:
+        return done
     wall = time.perf_counter()
     arrays, info = loaded or load_config(data, config, cache_dir=cache_dir, max_train=max_train)
     runs, first_model = [], None
@@ -110,6 +127,7 @@ def run_report(
             "lr_schedule": lr_schedule,
         },
         "hyperparameters": settings.hyperparameters(),
+        "request": request,
         "selection": {
             "criterion": settings.selection,
             "data": runs[0]["train_log"]["selection_data"],
@@ -135,3 +153,13 @@ def run_report(
     plot_saliency_examples(first_model, arrays, out / "saliency.png", device=device)
     write_json(out / "report.json", report)
     return report
+
+
+def _finished(out: Path, request: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report in `out` if it answers the same request about known data, else None."""
+    try:
+        report = json.loads((out / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = isinstance(report, dict) and report.get("request") == request
+    return report if same and request["fingerprint"] is not None else None
