@@ -142,8 +142,8 @@ def _flag_lines(report: Mapping[str, Any]) -> list[str]:
     return [
         f"**Not interpretable: the model did not learn the object** (accuracy without "
         f"background {_pct(flag['acc_no_background'])}; rule: {flag['rule']}). Its BG-Gap and "
-        "background metrics describe a texture reader, not a digit classifier's reliance on "
-        "the background.",
+        "background metrics say nothing about how much a digit classifier relies on the "
+        "background.",
         "",
     ]
 
