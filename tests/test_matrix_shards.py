@@ -16,6 +16,7 @@ pytest.importorskip("matplotlib")
 
 from test_matrix import CONFIGS, _forbid_training, repo  # noqa: E402, F401  (the fixture)
 
+from texmnist.cli import main  # noqa: E402
 from texmnist.errors import ConfigError  # noqa: E402
 from texmnist.evaluate import matrix as matrixmod  # noqa: E402
 from texmnist.evaluate.output import replacing, write_json  # noqa: E402
@@ -136,3 +137,33 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("killed mid-write")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_shards_from_the_command_line(repo, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "R"
+    args = ["evaluate", str(repo), "--out", str(out), "--configs", "default", "--methods",
+            "erm,balanced", "--epochs", "1", "--seeds", "0", "--model", "mlp",
+            "--saliency-examples", "4", "--no-progress"]  # fmt: skip
+    assert main([*args, "--shard", "2/2"]) == 0
+    assert "shard 2/2: 1 cells" in capsys.readouterr().out
+    assert (out / "default/balanced/cell.json").is_file()
+    assert not (out / "default/erm").exists() and not (out / "matrix.json").exists()
+    assert main(args) == 0
+    matrix = json.loads((out / "matrix.json").read_text())
+    assert [c["reused"] for c in matrix["cells"].values()] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--shard", "1/2"], "--shard: only for the matrix (--configs/--methods)"),
+        (["--methods", "erm", "--shard", "3/2"], "--shard: expected K/N with 1 <= K <= N"),
+        (["--methods", "erm", "--resume"], "--resume: the matrix always reuses its finished cells"),
+        (["--patience", "-1"], "--patience: must be >= 0, got -1"),
+    ],
+)  # fmt: skip
+def test_option_errors_are_one_line(repo, tmp_path, capsys, extra, message):  # noqa: F811
+    assert main(["evaluate", str(repo), "--out", str(tmp_path / "R"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"texmnist: error: {message}") and "\n" not in err
+    assert not (tmp_path / "R").exists()

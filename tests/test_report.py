@@ -11,10 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-from texmnist.config import named_config  # noqa: E402
 from texmnist.evaluate.markdown import object_flag, plural, report_markdown  # noqa: E402
 from texmnist.evaluate.report import REPORT_FILES, run_report  # noqa: E402
-from texmnist.folder import build  # noqa: E402
+from texmnist.generate.config import named_config  # noqa: E402
+from texmnist.repo.folder import build  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 QUICK = dict(model="mlp", epochs=1, seeds=(0,), saliency_examples=4, progress=False)

@@ -30,7 +30,7 @@ from texmnist.evaluate.predict import predict  # noqa: E402
 from texmnist.evaluate.saliency import input_gradients, saliency_maps  # noqa: E402
 from texmnist.evaluate.settings import TrainSettings  # noqa: E402
 from texmnist.evaluate.train import train_model  # noqa: E402
-from texmnist.splits import NONE_TEXTURE  # noqa: E402
+from texmnist.generate.splits import NONE_TEXTURE  # noqa: E402
 
 # -- GroupDRO ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ Importing this package does not import torch; the names below load their module 
 use, so ``texmnist evaluate`` can say how to install torch instead of failing on import.
 
     from texmnist.evaluate import build_model, train_model, evaluate_model
-    from texmnist.arrays import load_arrays
+    from texmnist.repo.arrays import load_arrays
 
     data = {s: load_arrays("DIR", "default", s) for s in ("train", "test_random", ...)}
     model = build_model("cnn", in_channels=1, size=28)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..splits import NONE_TEXTURE
+from ..generate.splits import NONE_TEXTURE
 from .errors import EvaluateError
 from .models import last_linear
 from .settings import TrainSettings

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..splits import NUM_CLASSES
+from ..generate.splits import NUM_CLASSES
 from .intervals import entry, mean_entry
 
 COUNTERFACTUAL_SPLIT = "test_counterfactual"

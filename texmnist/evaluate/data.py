@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..splits import NONE_TEXTURE
+from ..generate.splits import NONE_TEXTURE
 from .errors import EvaluateError
 from .settings import TrainSettings
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import load_arrays, split_names
 from ..errors import ConfigError, first_line
-from ..meta import config_metadata, read_metadata
+from ..repo.arrays import load_arrays, split_names
+from ..repo.meta import config_metadata, read_metadata
 from .errors import EvaluateError
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ..splits import NONE_TEXTURE, NUM_CLASSES
+from ..generate.splits import NONE_TEXTURE, NUM_CLASSES
 from .counterfactual import COUNTERFACTUAL_SPLIT, counterfactual_metrics
 from .intervals import (
     bootstrap_diff_interval,

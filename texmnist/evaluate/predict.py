@@ -76,7 +76,7 @@ def predict_splits(
 
 
 def metadata(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The 1-D columns texmnist.metrics uses."""
+    """The 1-D columns texmnist.evaluate.metrics uses."""
     return {k: np.asarray(arrays[k]) for k in metrics.METADATA_COLUMNS if k in arrays}
 
 
@@ -90,6 +90,6 @@ def evaluate_model(
     n_boot: int = 2000,
 ) -> dict[str, Any]:
     """Apply `model` to each split's images (default: every `test_*` split of `data`) and
-    return :func:`texmnist.metrics.evaluate` of its predictions."""
+    return :func:`texmnist.evaluate.metrics.evaluate` of its predictions."""
     preds = predict_splits(model, data, splits=splits, batch_size=batch_size, device=device)
     return metrics.evaluate(preds, {s: metadata(data[s]) for s in preds}, n_boot=n_boot)

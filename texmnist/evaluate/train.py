@@ -1,6 +1,6 @@
 """Seeded, deterministic training (ERM and six mitigation baselines) and evaluation.
 
-Data come as the array dicts of :mod:`texmnist.arrays`; each split's images become one
+Data come as the array dicts of :mod:`texmnist.repo.arrays`; each split's images become one
 uint8 tensor once, and batches are sliced from it and scaled to [0, 1] floats.
 
 Methods:
