@@ -4,7 +4,7 @@
 # finished cells (same settings, same data fingerprint) are reused: run it again to resume.
 #   bash bench/full.sh                 # from the repository root
 # Env: DATA (built folder, default bench/results/full-data), OUT (default bench/full),
-# SHARED (default ../shared/data), EPOCHS (most epochs, default 8), SEEDS (default 0,1,2),
+# SHARED (default ../shared/data), EPOCHS (most epochs, default 6), SEEDS (default 0,1,2),
 # TEXMNIST (the command, default texmnist). Paths stay relative so no local path is recorded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ shared=${SHARED:-../shared/data}
 read -r -a tx <<< "${TEXMNIST:-texmnist}"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 mkdir -p "$out"
-common=(--epochs "${EPOCHS:-8}" --seeds "${SEEDS:-0,1,2}" --no-progress)
+common=(--epochs "${EPOCHS:-6}" --seeds "${SEEDS:-0,1,2}" --no-progress)
 stamp() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$1" >> "$out/times.log"; }
 
 if [ ! -f "$data/texmnist.json" ]; then

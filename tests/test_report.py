@@ -112,3 +112,40 @@ def test_resume_returns_a_finished_report_and_retrains_a_changed_one(report, mon
         run_report(repo, "default", report, resume=True, **{**QUICK, "epochs": 2})
     with pytest.raises(AssertionError, match="retrained"):  # no resume: trains
         run_report(repo, "default", report, **QUICK)
+
+
+def test_an_interrupted_report_resumes_from_its_next_seed(report, tmp_path, monkeypatch):
+    """Seed 0 finishes, seed 1 is interrupted: with --resume the next run trains seed 1
+    only, and the report holds seed 0's result as the first run computed it."""
+    import texmnist.evaluate.report as reportmod
+
+    repo, out = report.parent / "repo", tmp_path / "out"
+    real, trained = reportmod.run_seed, []
+
+    def interrupted(data, model_name, settings, **kwargs):
+        if settings.seed == 1:
+            raise KeyboardInterrupt
+        trained.append(settings.seed)
+        return real(data, model_name, settings, **kwargs)
+
+    monkeypatch.setattr(reportmod, "run_seed", interrupted)
+    kwargs = {**QUICK, "seeds": (0, 1), "resume": True}
+    with pytest.raises(KeyboardInterrupt):
+        run_report(repo, "default", out, **kwargs)
+    assert not (out / "report.json").exists()
+    assert {p.name for p in (out / ".partial").iterdir()} == {"seed-0.json", "seed-0.pt"}
+    saved = json.loads((out / ".partial" / "seed-0.json").read_text())["result"]
+
+    def counting(data, model_name, settings, **kwargs):
+        trained.append(settings.seed)
+        return real(data, model_name, settings, **kwargs)
+
+    monkeypatch.setattr(reportmod, "run_seed", counting)
+    result = run_report(repo, "default", out, **kwargs)
+    assert trained == [0, 1]  # seed 0 once, in the first run
+    first = result["runs"][0]
+    assert first["resumed"] is True and first["seed"] == 0
+    assert first["acc_test_random"] == saved["acc_test_random"]
+    assert [r["seed"] for r in result["runs"]] == [0, 1] and "resumed" not in result["runs"][1]
+    assert result["wall_seconds"] >= first["wall_seconds"] > 0
+    assert not (out / ".partial").exists() and (out / "saliency.png").is_file()

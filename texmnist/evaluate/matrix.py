@@ -187,8 +187,8 @@ def run_matrix(
                     data, config, cache_dir=cache_dir, max_train=max_train
                 )
                 report = run_report(
-                    data, config, folder, method=method, device=device,
-                    cache_dir=cache_dir, progress=progress, loaded=loaded, **run_args,
+                    data, config, folder, method=method, device=device, cache_dir=cache_dir,
+                    progress=progress, loaded=loaded, resume=True, **run_args,
                 )  # fmt: skip
                 cells[key] = {"status": "done", "summary": report["summary"],
                               "selection": report["selection"]}  # fmt: skip

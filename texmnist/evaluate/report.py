@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,14 +26,23 @@ from .levels import level_metrics
 from .load import fingerprint, load_config
 from .markdown import object_flag, report_markdown
 from .models import build_model
-from .output import jsonable, make_dir, report_dir, versions, write_json, write_text
+from .output import jsonable, make_dir, replacing, report_dir, versions, write_json, write_text
 from .plots import plot_accuracy, plot_attraction, plot_curves, plot_saliency_examples
 from .predict import metadata, predict_splits
 from .saliency import saliency_metrics
 from .settings import DEFAULT_PATIENCE, TrainSettings
 from .train import train_model
 
+PARTIAL = ".partial"  # finished seeds of an unfinished report (with --resume)
 REPORT_FILES = ("report.json", "report.md", "accuracy.png", "curve.png", "saliency.png")
+
+
+def fresh_model(data: Mapping[str, Mapping[str, np.ndarray]], model_name: str, seed: int):
+    """The untrained `model_name` for the data's image shape, initialised from `seed`."""
+    first = data["train"]["image"]
+    channels = 3 if np.asarray(first).ndim == 4 else 1
+    with deterministic(seed):
+        return build_model(model_name, channels, int(first.shape[1]))
 
 
 def run_seed(
@@ -43,10 +53,7 @@ def run_seed(
     saliency_examples: int,
 ) -> tuple[dict[str, Any], Any]:
     """Train one model and return (metrics + log, the model)."""
-    first = data["train"]["image"]
-    channels = 3 if np.asarray(first).ndim == 4 else 1
-    with deterministic(settings.seed):
-        model = build_model(model_name, channels, int(first.shape[1]))
+    model = fresh_model(data, model_name, settings.seed)
     log = train_model(model, data["train"], settings=settings, validation=data.get("validation"))
     preds = predict_splits(model, data, device=settings.device)
     result = metrics.evaluate(preds, {s: metadata(data[s]) for s in preds})
@@ -85,7 +92,9 @@ def run_report(
 
     With `resume`, a report already in `out` that was asked the same (settings,
     hyper-parameters, config, level and a known, equal data fingerprint) is returned as it
-    is, without training: an interrupted sweep picks up where it stopped.
+    is, without training: an interrupted sweep picks up where it stopped. Each finished seed
+    is also kept in ``out/.partial`` (result and weights) until the report is written, so
+    an interrupted report resumes from its next seed.
     """
     require("matplotlib")
     if not seeds:
@@ -109,13 +118,23 @@ def run_report(
     arrays, info = loaded or load_config(data, config, cache_dir=cache_dir, max_train=max_train)
     runs, first_model = [], None
     for seed in seeds:
-        result, trained = run_seed(
-            arrays, model, dataclasses.replace(settings, seed=seed),
-            saliency_examples=saliency_examples,
-        )  # fmt: skip
-        result["seed"] = seed
+        start = time.perf_counter()
+        saved = _saved_seed(out, request, seed) if resume else None
+        if saved is not None:
+            result, trained = saved[0], None
+            if first_model is None:  # the saliency figure draws the first seed's model
+                trained = fresh_model(arrays, model, seed)
+                trained.load_state_dict(saved[1])
+        else:
+            result, trained = run_seed(
+                arrays, model, dataclasses.replace(settings, seed=seed),
+                saliency_examples=saliency_examples,
+            )  # fmt: skip
+            result.update(seed=seed, wall_seconds=time.perf_counter() - start)
+            if resume:
+                _save_seed(out, request, result, trained)
         runs.append(result)
-        first_model = first_model or trained
+        first_model = first_model if first_model is not None else trained
     summary = metrics.summarize_seeds(runs)
     report = {
         "data": info,
@@ -141,7 +160,9 @@ def run_report(
         "summary": summary,
         "runs": runs,
     }  # fmt: skip
-    report["wall_seconds"] = time.perf_counter() - wall
+    # This run's time, plus the seeds an earlier, interrupted run trained (with --resume).
+    earlier = sum(r["wall_seconds"] for r in runs if r.get("resumed"))
+    report["wall_seconds"] = time.perf_counter() - wall + earlier
     make_dir(out)  # only now: a run that fails earlier leaves no folder behind
     title = f"{config}: {model} / {method}"
     # Figures and markdown first, report.json last: a report.json means a complete folder.
@@ -152,6 +173,7 @@ def run_report(
         plot_attraction(runs, out / "attraction.png", title=f"{config}: {model} / {method}")
     plot_saliency_examples(first_model, arrays, out / "saliency.png", device=device)
     write_json(out / "report.json", report)
+    shutil.rmtree(out / PARTIAL, ignore_errors=True)  # the report holds every seed now
     return report
 
 
@@ -163,3 +185,32 @@ def _finished(out: Path, request: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     same = isinstance(report, dict) and report.get("request") == request
     return report if same and request["fingerprint"] is not None else None
+
+
+def _seed_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What a seed's result depends on: the request less the list of seeds."""
+    return {**request, "seeds": None}
+
+
+def _save_seed(out: Path, request: Mapping[str, Any], result: Mapping[str, Any], model) -> None:
+    """Keep a finished seed (its result and weights) until the report is written, so that an
+    interrupted run resumes from the next seed."""
+    folder = out / PARTIAL
+    make_dir(folder)
+    with replacing(folder / f"seed-{result['seed']}.pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(folder / f"seed-{result['seed']}.json",
+               {"request": _seed_request(request), "result": result})  # fmt: skip
+
+
+def _saved_seed(out: Path, request: Mapping[str, Any], seed: int):
+    """(result, model) of a seed an earlier run finished with the same request, else None."""
+    folder = out / PARTIAL
+    try:
+        saved = json.loads((folder / f"seed-{seed}.json").read_text())
+        state = torch.load(folder / f"seed-{seed}.pt", weights_only=True)
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if not isinstance(saved, dict) or saved.get("request") != _seed_request(request):
+        return None
+    return {**saved["result"], "resumed": True}, state

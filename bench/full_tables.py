@@ -1,0 +1,71 @@
+"""Tables of the full-scale runs of `bench/full.sh` from the reports that exist so far.
+
+    python bench/full_tables.py [OUT]        # OUT: bench/full
+
+Prints, in markdown, every finished cell of OUT/matrix (config x method) and the model
+table (mlp, cnn, resnet x config: accuracy against background reliance), each value the
+mean [95% t-interval over seeds] in percent, with the epochs kept per seed and the wall
+time. A cell without a report.json yet is left out: nothing here is estimated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from texmnist.evaluate.matrix import COLUMNS
+from texmnist.evaluate.seeds import mean_ci_text
+
+MODEL_COLUMNS = (
+    ("acc_no_background", "no background"),
+    ("acc_test_correlated", "correlated"),
+    ("acc_test_random", "random"),
+    ("bg_gap", "BG-Gap"),
+    ("bg_flip", "bg_flip"),
+)
+
+
+def reports(folder: Path) -> dict[tuple[str, str], dict]:
+    """(config, method) -> report.json of every finished cell under `folder`."""
+    found = {}
+    for path in sorted(folder.glob("*/*/report.json")):
+        found[(path.parent.parent.name, path.parent.name)] = json.loads(path.read_text())
+    return found
+
+
+def row(report: dict, columns) -> list[str]:
+    summary = report["summary"]
+    values = [mean_ci_text(summary[k]) if k in summary else "–" for k, _ in columns]
+    sel = report.get("selection", {})
+    kept = ", ".join(map(str, sel.get("chosen_epochs", []))) or "–"
+    tuned = "; ".join(dict.fromkeys(c for c in sel.get("chosen_hyperparameters", []) if c))
+    minutes = report.get("wall_seconds", 0) / 60
+    return [*values, kept, tuned or "–", f"{minutes:.0f}"]
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out", nargs="?", type=Path, default=Path("bench/full"))
+    args = p.parse_args()
+    tail = ["epochs kept", "chosen on validation", "wall (min)"]
+    matrix = reports(args.out / "matrix")
+    print("Baseline matrix (cnn):\n")
+    print(table(["config", "method", *(t for _, t in COLUMNS), *tail],
+                [[f"`{c}`", m, *row(r, COLUMNS)] for (c, m), r in matrix.items()]))  # fmt: skip
+    models = {("cnn", c): r for (c, m), r in matrix.items() if m == "erm"}
+    for folder in sorted(args.out.glob("models-*")):
+        for (config, _), report in reports(folder).items():
+            models[(report["settings"]["model"], config)] = report
+    print("Models (erm): accuracy against reliance\n")
+    rows = [[m, f"`{c}`", *row(r, MODEL_COLUMNS)] for (m, c), r in sorted(models.items())]
+    print(table(["model", "config", *(t for _, t in MODEL_COLUMNS), *tail], rows))
+
+
+if __name__ == "__main__":
+    main()
