@@ -29,6 +29,16 @@ def fake_sources(tmp_path_factory) -> tuple[Path, Path]:
     return mnist, dtd
 
 
+@pytest.fixture
+def online(monkeypatch):
+    """Downloads on (from file:// mirrors) for one test: texmnist honours the offline
+    variables set above. `datasets` read them at import, so its own stay off."""
+    from texmnist.fetch import OFFLINE_VARIABLES
+
+    for name in OFFLINE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 def shared_data_or_skip() -> Path:
     if not (SHARED_DATA / "mnist").is_dir() or not (SHARED_DATA / "dtd").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")

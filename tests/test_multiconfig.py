@@ -108,6 +108,7 @@ def test_offline_with_a_source_missing_fails_before_any_work(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".repo")] == [".repo.lock"]
 
 
+@pytest.mark.usefixtures("online")
 def test_a_source_without_a_folder_is_downloaded(
     tmp_path, fake_sources, fashion, monkeypatch, capsys
 ):

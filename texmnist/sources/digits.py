@@ -229,18 +229,19 @@ def check_link(path: Path) -> None:
 def _cached_digit_files(
     src: DigitSource, cache_dir: Path, allow_download: bool, progress: bool
 ) -> dict[str, Path]:
-    hint = f"or {_folder_hint(src)}"
+    hint = f"or {_folder_hint(src)}; offline, --no-download skips the mirrors"
+    off = fetch.downloads_off(allow_download)
     found = {}
     for role in ROLES:
         remote = src.files[role]
-        if allow_download:
+        if off is None:
             found[role] = fetch.download(remote, cache_dir, progress=progress, hint=hint)
             continue
         path = cache_dir / remote.filename
         if fetch.verify_file(path, remote) is not None:
             raise SourceNotFoundError(
                 f"{src.title} file {remote.filename} not in the cache {cache_dir} and downloads "
-                f"are off; {_folder_hint(src)}"
+                f"are off ({off}); {_folder_hint(src)}"
             )
         found[role] = path
     return found

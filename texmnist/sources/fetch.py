@@ -6,6 +6,8 @@ Knows nothing about MNIST or DTD: callers describe each file as a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import os
@@ -27,6 +29,14 @@ TIMEOUT_S = 30
 # our own member checks below suffice where it is missing.
 _DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 _CHUNK = 1 << 20
+PART_SUFFIX = ".part"
+# `huggingface_hub` and `datasets` turn their own downloads off with these; a user who set
+# either expects no network from texmnist either.
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+_TRUE = {"1", "ON", "YES", "TRUE"}
+# The extraction cap, as a multiple of the archive's own size: the DTD archive (JPEGs)
+# extracts to about its own size, a tar bomb to thousands of times it.
+EXTRACT_RATIO_CAP = 4
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,61 @@ def default_cache_dir() -> Path:
     import datasets.config  # lazy: importing datasets is slow
 
     return Path(datasets.config.DOWNLOADED_DATASETS_PATH) / "texmnist"
+
+
+def downloads_off(download: bool = True) -> str | None:
+    """Why downloads are off (the option or the variable that turned them off), or None."""
+    if not download:
+        return "--no-download"
+    for name in OFFLINE_VARIABLES:
+        if os.environ.get(name, "").strip().upper() in _TRUE:
+            return f"{name}={os.environ[name].strip()}"
+    return None
+
+
+@contextlib.contextmanager
+def _claimed(path: Path, fd: int | None = None):
+    """Hold an exclusive lock on the file or folder `path` while it is being written.
+
+    A `.part` left by a killed run holds no lock: `clean_stale_parts` can tell it from one
+    that another running process is still writing (the kernel drops a dead process's locks).
+    """
+    own = fd is None
+    if own:
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if own:
+            os.close(fd)  # closing drops the lock
+
+
+def clean_stale_parts(folder: Path, prefix: str) -> None:
+    """Remove `folder/<prefix>*.part` files and folders that no live process holds."""
+    if not folder.is_dir():
+        return
+    for part in folder.glob(f"{glob_escape(prefix)}*{PART_SUFFIX}"):
+        try:
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue  # gone already, or not ours to open
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a running download or extraction holds it
+        else:
+            if part.is_dir() and not part.is_symlink():
+                shutil.rmtree(part, ignore_errors=True)
+            else:
+                part.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+
+def glob_escape(text: str) -> str:
+    """`text` with glob's special characters made literal."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _sha256_of(path: Path) -> str:
@@ -139,14 +204,15 @@ def download(
         raise DownloadError(
             f"could not download {remote.filename}: cannot create {dest_dir} ({_reason(e)})"
         ) from e
+    clean_stale_parts(dest_dir, f".{remote.filename}.")
     failures: list[str] = []
     for url in remote.urls:
-        fd, name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=dest_dir)
-        os.close(fd)
+        fd, name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=PART_SUFFIX, dir=dest_dir)
         tmp = Path(name)
         try:
             try:
-                problem = _fetch(url, remote, tmp, progress)
+                with _claimed(tmp, fd):
+                    problem = _fetch(url, remote, tmp, progress)
             except (OSError, urllib.error.URLError, ValueError) as e:
                 # ValueError: a malformed URL; OSError covers timeouts and HTTP errors.
                 problem = _reason(e)
@@ -155,6 +221,7 @@ def download(
                 return target
             failures.append(f"{url}: {problem}")
         finally:
+            os.close(fd)
             tmp.unlink(missing_ok=True)
     detail = "; ".join(failures) if failures else "no mirror configured"
     message = f"could not download {remote.filename}: {detail}"
@@ -184,24 +251,42 @@ def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
         raise SourceError(f"{archive}: refusing to extract member '{name}': it {problem}")
 
 
-def safe_extract_tar(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+def safe_extract_tar(
+    archive: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    max_bytes: int | None = None,
+) -> Path:
     """Extract ``archive`` into the new folder ``dest``, all or nothing.
 
     Members are extracted into a hidden sibling folder which is renamed to
-    ``dest`` only once every member is in place.
+    ``dest`` only once every member is in place; such a folder left by a killed run is
+    removed by the next. Extraction stops once the members add up to more than
+    ``max_bytes`` (default: `EXTRACT_RATIO_CAP` times the archive's size).
     """
     archive = Path(archive).absolute()
     dest = Path(dest).absolute()
     if dest.exists():
         raise SourceError(f"{dest}: cannot extract {archive} here: the folder already exists")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+    clean_stale_parts(dest.parent, f".{dest.name}.")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=PART_SUFFIX, dir=dest.parent))
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        if max_bytes is None:
+            max_bytes = EXTRACT_RATIO_CAP * archive.stat().st_size
+        with _claimed(tmp), tarfile.open(archive, "r:*") as tar:
+            total = 0
             # One pass: check each member just before extracting it, so a
             # 600 MB archive is decompressed once.
             for member in tar:
                 _check_member(archive, member)
+                total += member.size
+                if total > max_bytes:
+                    raise SourceError(
+                        f"{archive}: refusing to extract member '{member.name}': the members "
+                        f"add up to more than {max_bytes} bytes, far more than the archive "
+                        "should hold; delete it and retry"
+                    )
                 tar.extract(member, tmp, **_DATA_FILTER)
         os.rename(tmp, dest)
     except SourceError:
