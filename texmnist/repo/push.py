@@ -27,11 +27,18 @@ from pathlib import Path
 from .. import __version__
 from ..errors import ConfigError, PublishError
 from .card import render_card
-from .meta import META_FILE, config_dir, read_metadata
+from .meta import META_FILE, config_dir, outside_problem, read_metadata
 from .verify import CARD_FILE, VerificationFailed, verify
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
-TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{6,}")
+# Token shapes scrubbed even when the client does not hold them: user and organisation
+# tokens, and whatever follows "Bearer" or an Authorization header (a server that echoes
+# the request's headers).
+TOKEN_LIKE = re.compile(r"\b(?:hf|api_org)_[A-Za-z0-9]{6,}")
+HEADER_LIKE = re.compile(
+    r"(?i)(\bbearer\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\s\"',;}]+"
+)
+DETAIL_CHARS = 300  # a server's error text, cut after redaction
 TOKEN_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 REDACTED = "<redacted>"
 
@@ -103,12 +110,21 @@ def _human(n: int) -> str:
 
 
 def upload_paths(folder: Path, meta: dict) -> list[str]:
-    """The repository paths to upload, relative to `folder`, in a stable order."""
+    """The repository paths to upload, relative to `folder`, in a stable order.
+
+    Each must stay inside `folder`, symbolic links followed: a downloaded folder must not
+    make a push read (and publish) or stage a file from anywhere else.
+    """
     parquet = sorted(
         {f for c in meta["configs"].values() for s in c["splits"].values() for f in s["files"]}
     )
     images = sorted(p.relative_to(folder).as_posix() for p in (folder / "images").glob("*.png"))
-    return [CARD_FILE, META_FILE, *parquet, *images]
+    paths = [CARD_FILE, META_FILE, *parquet, *images]
+    for path in paths:
+        problem = outside_problem(folder, path)
+        if problem:
+            raise PublishError(f"{folder}: refusing to upload {problem}")
+    return paths
 
 
 def allow_patterns(meta: dict) -> list[str]:
@@ -172,21 +188,28 @@ def _secrets(api) -> list[str]:
         from huggingface_hub import get_token
 
         found.append(get_token())
+    with contextlib.suppress(Exception):  # every token `hf auth login` stored, not only the active
+        from huggingface_hub import get_stored_tokens
+
+        found.extend(get_stored_tokens().values())
     # Longest first, so a token containing another is scrubbed whole; ties in a fixed order.
     unique = {s for s in found if isinstance(s, str) and len(s) >= 4}
     return sorted(unique, key=lambda s: (-len(s), s))
 
 
 def redact(text: str, secrets: list[str]) -> str:
+    """`text` without any of `secrets` or anything token-shaped: always on the whole text, before
+    any cut (a token cut in two would no longer match)."""
     for secret in secrets:
         text = text.replace(secret, REDACTED)
+    text = HEADER_LIKE.sub(lambda m: m.group(1) + REDACTED, text)
     return TOKEN_LIKE.sub(REDACTED, text)
 
 
-def _describe(e: BaseException, repo_id: str) -> str:
+def _describe(e: BaseException, repo_id: str, secrets: list[str] = ()) -> str:
     """One line for a failed Hub call, with a hint for the usual causes."""
     status = getattr(getattr(e, "response", None), "status_code", None)
-    detail = " ".join(str(e).split())[:300] or type(e).__name__
+    detail = redact(" ".join(str(e).split()), list(secrets))[:DETAIL_CHARS] or type(e).__name__
     if status == 401:
         return f"{repo_id}: authentication failed (HTTP 401); set HF_TOKEN or run `hf auth login`"
     if status == 403:
@@ -210,6 +233,9 @@ def _staged(plan: PushPlan) -> Iterator[Path]:
         root = Path(tmp)
         for path, _ in plan.files:
             target = root / path
+            if outside_problem(root, path) or outside_problem(plan.folder, path):
+                # upload_paths refused these already: staging never writes outside its folder
+                raise PublishError(f"{plan.folder}: refusing to stage {path!r}")
             target.parent.mkdir(parents=True, exist_ok=True)
             if path == CARD_FILE:
                 target.write_text(plan.readme)
@@ -254,7 +280,7 @@ def push(
     except PublishError as e:
         raise PublishError(redact(str(e), secrets)) from None
     except Exception as e:  # every Hub, network or file failure becomes one clean line
-        raise PublishError(redact(_describe(e, repo_id), secrets)) from None
+        raise PublishError(redact(_describe(e, repo_id, secrets), secrets)) from None
 
 
 def _default_api(repo_id: str):
