@@ -18,6 +18,7 @@ import pytest
 from fakedata import make_fake_mnist
 
 from texmnist import fetch
+from texmnist.claims import clean_stale
 from texmnist.errors import SourceError, SourceNotFoundError
 from texmnist.fetch import Remote, download, safe_extract_tar
 from texmnist.sources import DIGIT_SOURCES, load_digits, resolve_dtd
@@ -85,7 +86,7 @@ def test_a_part_that_a_live_process_holds_is_kept(tmp_path):
     other.write_bytes(b"x")
     with open(live, "rb") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        fetch.clean_stale_parts(tmp_path, ".payload.bin.")
+        clean_stale(tmp_path, ".payload.bin.", ".part")
         assert _parts(tmp_path) == [other.name, live.name]
 
 

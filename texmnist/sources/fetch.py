@@ -6,8 +6,6 @@ Knows nothing about MNIST or DTD: callers describe each file as a
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gzip
 import hashlib
 import os
@@ -22,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
+from texmnist.claims import claimed, clean_stale
 from texmnist.errors import DownloadError, SourceError
 
 TIMEOUT_S = 30
@@ -64,51 +63,6 @@ def downloads_off(download: bool = True) -> str | None:
         if os.environ.get(name, "").strip().upper() in _TRUE:
             return f"{name}={os.environ[name].strip()}"
     return None
-
-
-@contextlib.contextmanager
-def _claimed(path: Path, fd: int | None = None):
-    """Hold an exclusive lock on the file or folder `path` while it is being written.
-
-    A `.part` left by a killed run holds no lock: `clean_stale_parts` can tell it from one
-    that another running process is still writing (the kernel drops a dead process's locks).
-    """
-    own = fd is None
-    if own:
-        fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        if own:
-            os.close(fd)  # closing drops the lock
-
-
-def clean_stale_parts(folder: Path, prefix: str) -> None:
-    """Remove `folder/<prefix>*.part` files and folders that no live process holds."""
-    if not folder.is_dir():
-        return
-    for part in folder.glob(f"{glob_escape(prefix)}*{PART_SUFFIX}"):
-        try:
-            fd = os.open(part, os.O_RDONLY)
-        except OSError:
-            continue  # gone already, or not ours to open
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a running download or extraction holds it
-        else:
-            if part.is_dir() and not part.is_symlink():
-                shutil.rmtree(part, ignore_errors=True)
-            else:
-                part.unlink(missing_ok=True)
-        finally:
-            os.close(fd)
-
-
-def glob_escape(text: str) -> str:
-    """`text` with glob's special characters made literal."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _sha256_of(path: Path) -> str:
@@ -204,14 +158,14 @@ def download(
         raise DownloadError(
             f"could not download {remote.filename}: cannot create {dest_dir} ({_reason(e)})"
         ) from e
-    clean_stale_parts(dest_dir, f".{remote.filename}.")
+    clean_stale(dest_dir, f".{remote.filename}.", PART_SUFFIX)
     failures: list[str] = []
     for url in remote.urls:
         fd, name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=PART_SUFFIX, dir=dest_dir)
         tmp = Path(name)
         try:
             try:
-                with _claimed(tmp, fd):
+                with claimed(tmp, fd):
                     problem = _fetch(url, remote, tmp, progress)
             except (OSError, urllib.error.URLError, ValueError) as e:
                 # ValueError: a malformed URL; OSError covers timeouts and HTTP errors.
@@ -269,12 +223,12 @@ def safe_extract_tar(
     if dest.exists():
         raise SourceError(f"{dest}: cannot extract {archive} here: the folder already exists")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_parts(dest.parent, f".{dest.name}.")
+    clean_stale(dest.parent, f".{dest.name}.", PART_SUFFIX)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=PART_SUFFIX, dir=dest.parent))
     try:
         if max_bytes is None:
             max_bytes = EXTRACT_RATIO_CAP * archive.stat().st_size
-        with _claimed(tmp), tarfile.open(archive, "r:*") as tar:
+        with claimed(tmp), tarfile.open(archive, "r:*") as tar:
             total = 0
             # One pass: check each member just before extracting it, so a
             # 600 MB archive is decompressed once.
