@@ -82,13 +82,9 @@ def build_args(out: Path, mnist: Path | None, dtd: Path, *extra: str) -> list[st
 
 
 def leftovers(out: Path) -> list[str]:
-    """Staging or backup siblings of `out` (the lock file may stay: flock needs it)."""
+    """Staging, backup and lock siblings of `out`: a run that exits leaves none."""
     prefix = f".{out.name}."
-    return sorted(
-        p.name
-        for p in out.parent.iterdir()
-        if p.name.startswith(prefix) and p.name != f".{out.name}.lock"
-    )
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(prefix))
 
 
 def one_error_line(run: Run, *needles: str) -> str:

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import math
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -37,13 +35,25 @@ from ..generate.config import DATA_VERSION, TexturedMNISTConfig, check_name
 from ..sources import provenance
 from . import card, preview
 from .meta import (
-    META_FILE,
     META_FORMAT,
     config_dir,
     config_fingerprint,
-    read_metadata,
     table_fingerprint,
     write_metadata,
+)
+from .staging import (
+    STAGING_TAG,
+    check_kept,
+    check_out,
+    copy_tree_kept,
+    locked,
+    recover,
+    recover_siblings,
+    resolve_out,
+    swap_in,
+    why,
+    write_fault,
+    written_by_texmnist,
 )
 from .verify import MAX_IMAGE_ROW_GROUP_ROWS
 
@@ -57,87 +67,6 @@ MAX_SHARD_ROWS = 20_000
 # 100 kB, not the whole split. Earlier `datasets` releases set the same 100 for images
 # (PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS); 5.2 leaves it unset (100 MB groups).
 ROW_GROUP_ROWS = MAX_IMAGE_ROW_GROUP_ROWS
-STAGING_TAG = ".texmnist-tmp-"
-BACKUP_TAG = ".texmnist-old-"
-
-
-# -- guarding the output folder -----------------------------------------------
-
-
-def check_out(out: Path, name: str, overwrite: bool) -> dict | None:
-    """Refuse an --out we may not write; return its metadata when it is ours."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: --out names a file, not a folder")
-    if not out.exists() or not any(out.iterdir()):
-        return None
-    meta = read_metadata(out)
-    if meta is None:
-        raise OutputError(
-            f"{out}: folder is not empty and was not made by texmnist (no {META_FILE}); "
-            "choose another --out"
-        )
-    if name in meta["configs"] and not overwrite:
-        raise OutputError(
-            f"{out}: config {name!r} is already built there; pass --overwrite to rebuild it"
-        )
-    return meta
-
-
-@contextlib.contextmanager
-def locked(out: Path) -> Iterator[None]:
-    """An exclusive lock on `out` held by this process (a sibling lock file)."""
-    lock_path = out.parent / f".{out.name}.lock"
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError(f"{out}: another texmnist build is writing this folder") from None
-        yield
-
-
-def recover(out: Path) -> None:
-    """Finish or undo a swap that a killed build left half done; drop stale staging."""
-    parent = out.parent
-    backups = sorted(parent.glob(f".{out.name}{BACKUP_TAG}*"))
-    if backups and not out.exists():
-        os.replace(backups[-1], out)  # the kill fell between the two renames
-        backups = backups[:-1]
-    for stale in [*backups, *parent.glob(f".{out.name}{STAGING_TAG}*")]:
-        shutil.rmtree(stale, ignore_errors=True)
-
-
-def swap_in(staged: Path, out: Path) -> None:
-    """Replace `out` by `staged` with two renames; `recover` repairs a kill between them."""
-    if not out.exists():
-        os.replace(staged, out)
-        return
-    backup = out.parent / f".{out.name}{BACKUP_TAG}{uuid.uuid4().hex[:8]}"
-    os.replace(out, backup)
-    os.replace(staged, out)
-    shutil.rmtree(backup, ignore_errors=True)
-
-
-def _copy_tree_linked(src: Path, dst: Path, skip: set[str]) -> None:
-    """Copy `src` into `dst`, hard-linking the Parquet files (cheap: we never edit them).
-
-    Everything else (README.md, texmnist.json, previews) is copied: the build rewrites
-    those in place, and through a hard link that would edit the live folder before the swap.
-    """
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if rel.parts[0] in skip or not path.is_file():
-            continue
-        target = dst / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix != ".parquet":
-            shutil.copy2(path, target)
-            continue
-        try:
-            os.link(path, target)
-        except OSError:
-            shutil.copy2(path, target)
-
-
 # -- building -----------------------------------------------------------------
 
 
@@ -235,42 +164,59 @@ def build_many(
         raise ConfigError(f"configs: give each config once, got {names}")
     for name in names:
         check_name(name)
-    out = Path(out).absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = resolve_out(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot create its parent folder ({why(e)})") from e
     with locked(out):
         recover(out)
+        recover_siblings(out)
         meta = {"format": META_FORMAT, "configs": {}}
         for name in names:
             meta = check_out(out, name, overwrite) or meta
+        if out.is_dir():
+            check_kept(out, names)
         inputs = load_inputs(configs, progress=progress, num_proc=num_proc)
         staging = out.parent / f".{out.name}{STAGING_TAG}{uuid.uuid4().hex[:8]}"
         try:
-            repo = staging / "repo"
-            repo.mkdir(parents=True)
-            if out.exists():
-                _copy_tree_linked(out, repo, skip={config_dir(n) for n in names})
-            results = []
-            # One config: datasets' bars per split; several: one bar over the configs.
-            one_bar = progress and len(configs) > 1
-            stage = tqdm(configs, desc="Rendering", unit="config", disable=not one_bar)
-            with datasets_progress(progress and not one_bar), stage:
-                for config in stage:
-                    stage.set_postfix_str(config.name)
-                    results.append(
-                        _build_staged(
-                            config, repo, staging, meta, num_proc, command, inputs[config.name]
-                        )
-                    )
-            write_metadata(repo, meta)
-            if write_card:
-                for name in names:
-                    preview.write_preview(repo, name, repo / "images" / f"preview-{name}.png")
-                card.write_card(repo)
-            swap_in(repo, out)
+            results = _build_into(staging, out, configs, meta, num_proc, command, inputs,
+                                  write_card, progress)  # fmt: skip
+        except Exception as e:
+            fault = write_fault(e, out)
+            if fault is None:
+                raise
+            raise fault from e
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     for result in results:
         result.out = out
+    return results
+
+
+def _build_into(staging, out, configs, meta, num_proc, command, inputs, write_card, progress):
+    """Render `configs` into `staging`, beside the kept files of `out`, then swap it in."""
+    names = [c.name for c in configs]
+    repo = staging / "repo"
+    repo.mkdir(parents=True)
+    if out.exists():
+        copy_tree_kept(out, repo, written_by_texmnist(meta, names, write_card))
+    results = []
+    # One config: datasets' bars per split; several: one bar over the configs.
+    one_bar = progress and len(configs) > 1
+    stage = tqdm(configs, desc="Rendering", unit="config", disable=not one_bar)
+    with datasets_progress(progress and not one_bar), stage:
+        for config in stage:
+            stage.set_postfix_str(config.name)
+            results.append(
+                _build_staged(config, repo, staging, meta, num_proc, command, inputs[config.name])
+            )
+    write_metadata(repo, meta)
+    if write_card:
+        for name in names:
+            preview.write_preview(repo, name, repo / "images" / f"preview-{name}.png")
+        card.write_card(repo)
+    swap_in(repo, out)
     return results
 
 
@@ -289,7 +235,7 @@ def _build_staged(config, repo, staging, meta, num_proc, command, inputs) -> Bui
     cdir = config_dir(config.name)
     builder = builder_for(config, staging / "cache", inputs)
     builder.download_and_prepare(output_dir=str(staging / "arrow"), num_proc=num_proc)
-    (repo / cdir).mkdir()
+    (repo / cdir).mkdir(exist_ok=True)  # it may hold the user's own files, kept
     splits = {}
     for name in builder.plans:
         ds = builder.as_dataset(split=name)
