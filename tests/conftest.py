@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pathlib import Path
 # `datasets` is imported, since it reads these once.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="texmnist-test-hf-")
+HF_HOME = os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="texmnist-test-hf-")
 
 import pytest  # noqa: E402
 from fakedata import make_fake_dtd, make_fake_mnist  # noqa: E402
@@ -18,6 +19,11 @@ from fakedata import make_fake_dtd, make_fake_mnist  # noqa: E402
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 N_TRAIN, N_TEST, PER_CATEGORY = 80, 40, 12
+
+
+def pytest_unconfigure(config) -> None:
+    """The Hugging Face home of the run (`load_dataset`'s caches, ~30 MB) goes with it."""
+    shutil.rmtree(HF_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
