@@ -196,3 +196,30 @@ def test_header_shaped_values_are_scrubbed_even_when_unknown():
     assert redact(text, []) == (
         '{"headers": {"authorization": "Bearer <redacted>"}} Bearer <redacted>'
     )
+
+
+def test_staging_left_by_a_killed_push_is_removed_by_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr(push_mod.tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / f"{push_mod.STAGING_PREFIX}dead"
+    (stale / "data").mkdir(parents=True)
+    (stale / "data" / "train.parquet").write_bytes(b"copy")
+    held = tmp_path / f"{push_mod.STAGING_PREFIX}live"
+    held.mkdir()
+    other = tmp_path / "someone-elses"
+    other.mkdir()
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    plan = push_mod.PushPlan(
+        folder=folder, repo_id="me/x", revision=None, private=False, create_pr=False,
+        message="m", files=[("README.md", 7)], allow_patterns=[], readme="# card\n",
+    )  # fmt: skip
+    fd = os.open(held, os.O_RDONLY)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with push_mod._staged(plan) as root:
+            assert (root / "README.md").read_text() == "# card\n"
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([held.name, "repo", other.name])

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import __version__
+from ..claims import claimed, clean_stale
 from ..errors import ConfigError, PublishError
 from .card import render_card
 from .meta import META_FILE, config_dir, outside_problem, read_metadata
@@ -41,6 +42,7 @@ HEADER_LIKE = re.compile(
 DETAIL_CHARS = 300  # a server's error text, cut after redaction
 TOKEN_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 REDACTED = "<redacted>"
+STAGING_PREFIX = "texmnist-push-"
 
 
 @dataclasses.dataclass
@@ -229,7 +231,10 @@ def _describe(e: BaseException, repo_id: str, secrets: list[str] = ()) -> str:
 @contextlib.contextmanager
 def _staged(plan: PushPlan) -> Iterator[Path]:
     """A temporary folder holding exactly the files of the plan (README re-rendered)."""
-    with tempfile.TemporaryDirectory(prefix="texmnist-push-") as tmp:
+    # A push killed with SIGKILL leaves its staging (copies where hard links fail): the next
+    # push removes those nobody holds.
+    clean_stale(Path(tempfile.gettempdir()), STAGING_PREFIX)
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX) as tmp, claimed(Path(tmp)):
         root = Path(tmp)
         for path, _ in plan.files:
             target = root / path
