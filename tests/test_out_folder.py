@@ -190,7 +190,10 @@ def test_out_below_an_existing_file_is_one_line(tmp_path, fake_sources, capsys):
     (tmp_path / "file.txt").write_text("mine\n")
     out = tmp_path / "file.txt" / "sub" / "repo"
     run = run_cli(capsys, *build_args(out, *fake_sources))
-    one_error_line(run, f"{out}: cannot create its parent folder (Not a directory)")
+    one_error_line(
+        run,
+        f"{out}: cannot create its parent folder ({tmp_path / 'file.txt'} is a file, not a folder)",
+    )
     assert (tmp_path / "file.txt").read_text() == "mine\n"
 
 

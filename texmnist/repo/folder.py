@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..dataset.builder import TexturedMNIST
 from ..dataset.inputs import Inputs, load_inputs
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError, OutputError, write_reason
 from ..generate.config import DATA_VERSION, TexturedMNISTConfig, check_name
 from ..sources import provenance
 from . import card, preview
@@ -51,7 +51,6 @@ from .staging import (
     recover_siblings,
     resolve_out,
     swap_in,
-    why,
     write_fault,
     written_by_texmnist,
 )
@@ -168,7 +167,7 @@ def build_many(
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise OutputError(f"{out}: cannot create its parent folder ({why(e)})") from e
+        raise OutputError(f"{out}: cannot create its parent folder ({write_reason(e, out)})") from e
     with locked(out):
         recover(out)
         recover_siblings(out)
