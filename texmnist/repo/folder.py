@@ -97,11 +97,19 @@ def export_split(ds: datasets.Dataset, folder: Path, split: str) -> list[str]:
     num_shards = max(1, by_bytes, math.ceil(len(ds) / MAX_SHARD_ROWS))
     statistics = _statistics_columns(ds.features)
     names = []
-    for i in range(num_shards):
-        name = f"{split}-{i:05d}-of-{num_shards:05d}.parquet"
-        shard = ds.shard(num_shards, i, contiguous=True)
-        shard.to_parquet(str(folder / name), batch_size=ROW_GROUP_ROWS, write_statistics=statistics)
-        names.append(name)
+    # One labelled bar per split, where datasets would show one unlabelled "Creating parquet
+    # from Arrow format" bar per shard; shown when datasets' bars are (see datasets_progress).
+    bar = tqdm(total=len(ds), desc=f"Writing {folder.name}/{split}", unit="row",
+               unit_scale=True, disable=not datasets.is_progress_bar_enabled())  # fmt: skip
+    with bar, datasets_progress(False):
+        for i in range(num_shards):
+            name = f"{split}-{i:05d}-of-{num_shards:05d}.parquet"
+            shard = ds.shard(num_shards, i, contiguous=True)
+            shard.to_parquet(
+                str(folder / name), batch_size=ROW_GROUP_ROWS, write_statistics=statistics
+            )
+            names.append(name)
+            bar.update(len(shard))
     return names
 
 
