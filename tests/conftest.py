@@ -39,7 +39,7 @@ def fake_sources(tmp_path_factory) -> tuple[Path, Path]:
 def online(monkeypatch):
     """Downloads on (from file:// mirrors) for one test: texmnist honours the offline
     variables set above. `datasets` read them at import, so its own stay off."""
-    from texmnist.fetch import OFFLINE_VARIABLES
+    from texmnist.sources.fetch import OFFLINE_VARIABLES
 
     for name in OFFLINE_VARIABLES:
         monkeypatch.delenv(name, raising=False)

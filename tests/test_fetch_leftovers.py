@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 from fakedata import make_fake_mnist
 
-from texmnist import fetch
 from texmnist.claims import clean_stale
 from texmnist.errors import SourceError, SourceNotFoundError
-from texmnist.fetch import Remote, download, safe_extract_tar
-from texmnist.sources import DIGIT_SOURCES, load_digits, resolve_dtd
+from texmnist.sources import DIGIT_SOURCES, fetch, load_digits, resolve_dtd
+from texmnist.sources.fetch import Remote, download, safe_extract_tar
 
 PAYLOAD = b"texmnist payload\n" * 1000
 SRC = Path(__file__).resolve().parents[1]

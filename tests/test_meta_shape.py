@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from texmnist.cli import main
-from texmnist.config import named_config
 from texmnist.errors import OutputError
-from texmnist.folder import build
-from texmnist.meta import META_FILE, read_metadata
+from texmnist.generate.config import named_config
+from texmnist.repo.folder import build
+from texmnist.repo.meta import META_FILE, read_metadata
 
 
 @pytest.fixture(scope="module")

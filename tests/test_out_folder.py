@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from test_reliability import build_args, leftovers, one_error_line, run_cli, snapshot
 
-from texmnist import folder as folder_mod
-from texmnist.meta import read_metadata
+from texmnist.repo import folder as folder_mod
+from texmnist.repo.meta import read_metadata
 
 
 @pytest.fixture(scope="module")

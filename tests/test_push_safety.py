@@ -11,13 +11,13 @@ from types import SimpleNamespace
 
 import pytest
 
-import texmnist.push as push_mod
+import texmnist.repo.push as push_mod
 from texmnist.cli import main
-from texmnist.config import named_config
 from texmnist.errors import OutputError, PublishError
-from texmnist.folder import build
-from texmnist.meta import META_FILE, read_metadata
-from texmnist.push import REDACTED, push, redact
+from texmnist.generate.config import named_config
+from texmnist.repo.folder import build
+from texmnist.repo.meta import META_FILE, read_metadata
+from texmnist.repo.push import REDACTED, push, redact
 
 SHARD = "data/train-00000-of-00001.parquet"
 
