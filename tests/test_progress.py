@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from test_reliability import build_args, run_cli
 
 
@@ -12,3 +14,24 @@ def test_build_labels_its_parquet_bars(tmp_path, fake_sources, capsys):
     assert "Creating parquet from Arrow format" not in err
     for split in ("train", "test_correlated", "test_random", "test_no_background"):
         assert f"Writing data/{split}: 100%" in err, split
+
+
+def _steps(err: str) -> set[str]:
+    """The steps a "Verifying" bar named."""
+    return set(re.findall(r"Verifying:.*?, ((?:fingerprint|load_dataset) \w+/\w+)\]", err))
+
+
+SPLITS = ("train", "test_correlated", "test_random", "test_no_background")
+
+
+def test_verify_and_push_name_each_slow_check(tmp_path, fake_sources, capsys):
+    out = tmp_path / "repo"
+    assert run_cli(capsys, *build_args(out, *fake_sources)).rc == 0
+    every = {f"{kind} default/{s}" for kind in ("fingerprint", "load_dataset") for s in SPLITS}
+    run = run_cli(capsys, "verify", out)
+    assert run.rc == 0 and _steps(run.err) == every, run.err
+    run = run_cli(capsys, "push", out, "--repo", "me/x", "--dry-run")
+    assert run.rc == 0 and _steps(run.err) == every, run.err
+    assert "Verifying" not in run.out  # the plan on stdout stays clean
+    run = run_cli(capsys, "verify", out, "--quick")
+    assert run.rc == 0 and _steps(run.err) == {s for s in every if "fingerprint" in s}

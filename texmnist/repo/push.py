@@ -152,11 +152,12 @@ def plan_push(
     revision: str | None = None,
     create_pr: bool = False,
     message: str | None = None,
+    progress: bool = False,
 ) -> PushPlan:
     """Verify `folder` and list what a push would send (contacts nothing)."""
     check_args(repo_id, revision, create_pr)
     folder = Path(folder).absolute()
-    problems = verify(folder)
+    problems = verify(folder, progress=progress)
     if problems:
         raise VerificationFailed(folder, problems)
     meta = read_metadata(folder)
@@ -266,15 +267,18 @@ def push(
     message: str | None = None,
     dry_run: bool = False,
     api=None,
+    progress: bool = False,
 ) -> PushResult:
     """Verify `folder` and upload it to the dataset repository `repo_id`.
 
     `api` is an `HfApi` (or a stand-in with its methods); by default one built
     from the login. With `dry_run` nothing is contacted: the plan is returned.
+    `progress` shows verification's bar (the upload shows huggingface_hub's own).
     """
     plan = plan_push(
-        folder, repo_id, private=private, revision=revision, create_pr=create_pr, message=message
-    )
+        folder, repo_id, private=private, revision=revision, create_pr=create_pr,
+        message=message, progress=progress,
+    )  # fmt: skip
     if dry_run:
         return PushResult(plan)
     secrets = _secrets(api)

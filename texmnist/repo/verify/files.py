@@ -7,6 +7,7 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from ..meta import META_FILE, config_fingerprint, table_fingerprint
 from .rules import (
@@ -128,12 +129,16 @@ def _image_columns_in_parquet(path: Path, schema: pa.Schema) -> list[Problem]:
     return problems
 
 
-def fingerprints(folder: Path, meta: dict) -> list[Problem]:
-    """The content of every split against the sha256 recorded at build time."""
+def fingerprints(folder: Path, meta: dict, bar: tqdm | None = None) -> list[Problem]:
+    """The content of every split against the sha256 recorded at build time (`bar` advances
+    once per split)."""
+    bar = bar if bar is not None else tqdm(disable=True)
     problems = []
     for name, c in meta["configs"].items():
         found = {}
         for split, s in c["splits"].items():
+            bar.set_postfix_str(f"fingerprint {name}/{split}")
+            bar.update()
             paths = [folder / f for f in s["files"]]
             if not all(p.is_file() for p in paths):
                 continue  # reported as missing
