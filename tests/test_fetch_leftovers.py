@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from fakedata import make_fake_mnist
 
-from texmnist.claims import clean_stale
 from texmnist.errors import SourceError, SourceNotFoundError
 from texmnist.sources import DIGIT_SOURCES, fetch, load_digits, resolve_dtd
+from texmnist.sources.claims import clean_stale
 from texmnist.sources.fetch import Remote, download, safe_extract_tar
 
 PAYLOAD = b"texmnist payload\n" * 1000

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import __version__
-from ..claims import claimed, clean_stale
 from ..errors import ConfigError, PublishError
+from ..sources.claims import claimed, clean_stale
 from .card import render_card
 from .meta import META_FILE, config_dir, outside_problem, read_metadata
 from .verify import CARD_FILE, VerificationFailed, verify

@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..claims import glob_escape
 from ..errors import OutputError, first_line
+from ..sources.claims import glob_escape
 from .meta import META_FILE, config_dir, read_metadata
 from .verify.rules import CARD_FILE
 

@@ -20,8 +20,9 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
-from texmnist.claims import claimed, clean_stale
 from texmnist.errors import DownloadError, SourceError
+
+from .claims import claimed, clean_stale
 
 TIMEOUT_S = 30
 # tarfile's "data" filter (3.10.12+, 3.11.4+) adds a second line of defence and sane modes;
