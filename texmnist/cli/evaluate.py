@@ -70,6 +70,7 @@ def _evaluate(args) -> int:
     require("torch")
     require("matplotlib")
     from ..evaluate.report import REPORT_FILES, run_report
+    from ..evaluate.settings import check_run_options
     from ..evaluate.sweep import run_sweep
 
     try:
@@ -78,6 +79,11 @@ def _evaluate(args) -> int:
         raise ConfigError(
             f"--seeds: expected comma-separated integers, got {args.seeds!r}"
         ) from None
+    check_run_options(
+        seeds, lr=args.lr, weight_decay=args.weight_decay, epochs=args.epochs,
+        batch_size=args.batch_size, max_train=args.max_train,
+        saliency_examples=args.saliency_examples,
+    )  # fmt: skip
     kwargs = dict(
         model=args.model, method=args.method, epochs=args.epochs, seeds=seeds,
         batch_size=args.batch_size, max_train=args.max_train, device=args.device, lr=args.lr,

@@ -31,12 +31,12 @@ import torch
 from .. import __version__
 from ..errors import ConfigError
 from . import metrics
-from .errors import EvaluateError, require
+from .errors import require
 from .load import available_configs, load_config
 from .output import jsonable, make_dir, report_dir
 from .plots import pyplot
 from .report import run_report
-from .settings import METHODS, TrainSettings
+from .settings import METHODS, TrainSettings, check_run_options
 
 MATRIX_FILES = ("matrix.json", "matrix.md", "matrix.png")
 # (summary key, column title): the table's columns, in order.
@@ -107,8 +107,10 @@ def run_matrix(
 ) -> dict[str, Any]:
     """Train every config x method cell (reusing matching finished ones); write R/matrix.*."""
     require("matplotlib")
-    if not seeds:
-        raise EvaluateError("--seeds: give at least one seed")
+    check_run_options(
+        seeds, lr=lr, weight_decay=weight_decay, epochs=epochs, batch_size=batch_size,
+        max_train=max_train, saliency_examples=saliency_examples,
+    )  # fmt: skip
     configs = resolve(configs, available_configs(data), "--configs")
     methods = resolve(methods, METHODS, "--methods")
     out = report_dir(out)

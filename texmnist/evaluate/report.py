@@ -20,7 +20,7 @@ import torch
 
 from . import metrics
 from .data import deterministic
-from .errors import EvaluateError, require
+from .errors import require
 from .levels import level_metrics
 from .load import load_config
 from .markdown import report_markdown
@@ -29,7 +29,7 @@ from .output import jsonable, make_dir, report_dir, versions
 from .plots import plot_accuracy, plot_attraction, plot_saliency_examples
 from .predict import metadata, predict_splits
 from .saliency import saliency_metrics
-from .settings import TrainSettings
+from .settings import TrainSettings, check_run_options
 from .train import train_model
 
 REPORT_FILES = ("report.json", "report.md", "accuracy.png", "saliency.png")
@@ -80,8 +80,10 @@ def run_report(
 ) -> dict[str, Any]:
     """Train `model` with `method` once per seed on `config` of `data`; write the report."""
     require("matplotlib")
-    if not seeds:
-        raise EvaluateError("--seeds: give at least one seed")
+    check_run_options(
+        seeds, lr=lr, weight_decay=weight_decay, epochs=epochs, batch_size=batch_size,
+        max_train=max_train, saliency_examples=saliency_examples,
+    )  # fmt: skip
     out = report_dir(out)
     settings = TrainSettings(
         method=method, epochs=epochs, batch_size=batch_size, lr=lr,

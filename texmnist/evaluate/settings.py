@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import EvaluateError
@@ -17,6 +19,55 @@ DFR_C_GRID = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)  # the grid of the DFR paper
 # training (1-2 epochs of 2+ here) and its lambda_up spans 5 to 100 (Waterbirds: 100).
 JTT_EPOCHS_GRID = (1, 2)
 JTT_UPWEIGHT_GRID = (5, 20, 50)
+
+
+def _number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def check_rates(lr: float, weight_decay: float | None) -> None:
+    """One line for a learning rate or weight decay no optimizer can use (nan, inf, < 0)."""
+    if not (_number(lr) and lr > 0):
+        raise EvaluateError(f"--lr: must be a finite number > 0, got {lr!r}")
+    if weight_decay is not None and not (_number(weight_decay) and weight_decay >= 0):
+        raise EvaluateError(f"--weight-decay: must be a finite number >= 0, got {weight_decay!r}")
+
+
+def check_run_options(
+    seeds: Sequence[int],
+    *,
+    lr: float = 1e-3,
+    weight_decay: float | None = None,
+    epochs: int = 2,
+    batch_size: int = 128,
+    max_train: int | None = None,
+    saliency_examples: int = 0,
+) -> None:
+    """Refuse, before any data is loaded, the values no evaluation can use: one line each."""
+    seeds = list(seeds)
+    if not seeds:
+        raise EvaluateError("--seeds: give at least one seed")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise EvaluateError(f"--seeds: {seed!r} is not a seed (an integer >= 0)")
+    twice = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if twice:
+        raise EvaluateError(
+            f"--seeds: seed {twice[0]} is given twice; the intervals are over distinct seeds, "
+            "give each once"
+        )
+    check_rates(lr, weight_decay)
+    counts = {
+        "--epochs": (epochs, 1),
+        "--batch-size": (batch_size, 1),
+        "--max-train": (max_train, 1),
+        "--saliency-examples": (saliency_examples, 0),
+    }
+    for option, (value, least) in counts.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise EvaluateError(f"{option}: must be an integer >= {least}, got {value!r}")
 
 
 @dataclasses.dataclass
@@ -50,6 +101,7 @@ class TrainSettings:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise EvaluateError(f"--{name.replace('_', '-')}: must be >= 1")
+        check_rates(self.lr, self.weight_decay)
         if not 0 < self.dfr_holdout < 1:
             raise EvaluateError(f"dfr_holdout: must be in (0, 1), got {self.dfr_holdout}")
         grids = {
