@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from test_reliability import build_args, run_cli
 
 
@@ -35,3 +36,18 @@ def test_verify_and_push_name_each_slow_check(tmp_path, fake_sources, capsys):
     assert "Verifying" not in run.out  # the plan on stdout stays clean
     run = run_cli(capsys, "verify", out, "--quick")
     assert run.rc == 0 and _steps(run.err) == {s for s in every if "fingerprint" in s}
+
+
+def test_evaluate_names_its_loading_and_testing_steps(tmp_path, fake_sources, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    data = tmp_path / "repo"
+    assert run_cli(capsys, *build_args(data, *fake_sources)).rc == 0
+    run = run_cli(capsys, "evaluate", data, "--out", tmp_path / "r", "--epochs", "1",
+                  "--seeds", "0", "--model", "mlp", "--saliency-examples", "4")  # fmt: skip
+    assert run.rc == 0, run.err
+    err = run.err.replace("\r", "\n")
+    for split in SPLITS:
+        assert re.search(rf"Loading default: .*, {split}\]", err), split
+    assert re.search(r"seed 0 testing: .*, predictions\]", err)
+    assert re.search(r"seed 0 testing: .*, saliency\]", err)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..errors import ConfigError, first_line
 from ..repo.arrays import load_arrays, split_names
@@ -19,6 +20,7 @@ def load_config(
     *,
     cache_dir: str | Path | None = None,
     max_train: int | None = None,
+    progress: bool = True,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
     """Every split of `config` as arrays, and facts about the data for the report."""
     if max_train is not None and max_train < 1:
@@ -26,7 +28,12 @@ def load_config(
     splits = split_names(data, config)
     if "train" not in splits:
         raise ConfigError(f"{data}: config {config!r} has no train split (has {splits})")
-    arrays = {s: load_arrays(data, config, s, cache_dir=cache_dir) for s in splits}
+    arrays = {}
+    # Reading, checking and decoding a 60,000-row split takes seconds: say which one.
+    bar = tqdm(splits, desc=f"Loading {config}", unit="split", disable=not progress)
+    for split in bar:
+        bar.set_postfix_str(split)
+        arrays[split] = load_arrays(data, config, split, cache_dir=cache_dir)
     if max_train is not None:
         arrays["train"] = {k: v[:max_train] for k, v in arrays["train"].items()}
     info: dict[str, Any] = {

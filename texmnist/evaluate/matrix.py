@@ -150,7 +150,7 @@ def run_matrix(
             start = time.process_time()
             try:
                 loaded = loaded or load_config(
-                    data, config, cache_dir=cache_dir, max_train=max_train
+                    data, config, cache_dir=cache_dir, max_train=max_train, progress=progress
                 )
                 report = run_report(
                     data, config, out / config / method, method=method, device=device,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from . import metrics
 from .data import deterministic
@@ -48,13 +49,23 @@ def run_seed(
     with deterministic(settings.seed):
         model = build_model(model_name, channels, int(first.shape[1]))
     log = train_model(model, data["train"], settings=settings, validation=data.get("validation"))
-    preds = predict_splits(model, data, device=settings.device)
-    result = metrics.evaluate(preds, {s: metadata(data[s]) for s in preds})
-    result.update(level_metrics(preds, data))
-    if saliency_examples:
-        result.update(
-            saliency_metrics(model, data, max_examples=saliency_examples, device=settings.device)
-        )
+    # Testing takes as long as an epoch: a bar names its two steps.
+    steps = tqdm(total=1 + bool(saliency_examples), desc=f"seed {settings.seed} testing",
+                 unit="step", disable=not settings.progress)  # fmt: skip
+    with steps:
+        steps.set_postfix_str("predictions")
+        preds = predict_splits(model, data, device=settings.device)
+        steps.update()
+        result = metrics.evaluate(preds, {s: metadata(data[s]) for s in preds})
+        result.update(level_metrics(preds, data))
+        if saliency_examples:
+            steps.set_postfix_str("saliency")
+            result.update(
+                saliency_metrics(
+                    model, data, max_examples=saliency_examples, device=settings.device
+                )
+            )
+            steps.update()
     result["train_log"] = log
     return result, model
 
@@ -89,7 +100,9 @@ def run_report(
         method=method, epochs=epochs, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, device=device, progress=progress,
     )  # fmt: skip
-    arrays, info = loaded or load_config(data, config, cache_dir=cache_dir, max_train=max_train)
+    arrays, info = loaded or load_config(
+        data, config, cache_dir=cache_dir, max_train=max_train, progress=progress
+    )
     runs, first_model = [], None
     for seed in seeds:
         result, trained = run_seed(
