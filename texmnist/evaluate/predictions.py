@@ -195,7 +195,8 @@ def _int_column(
         if bad.any():
             row = _first(bad)
             raise PredictionsError(
-                f"{where}: column {name!r} must hold integers, found {raw[row]!r} at row {row + 1}"
+                f"{where}: column {name!r} must hold integers, found {float(raw[row])} at row "
+                f"{row + 1}"
             )
         values = raw.astype(np.int64)
     else:
@@ -230,7 +231,8 @@ def _scores(where: str, table: pa.Table, kind: str) -> np.ndarray:
             row = _first(bad)
             what = "a probability in [0, 1]" if kind == "prob" else "a finite number"
             raise PredictionsError(
-                f"{where}: column {name!r} must hold {what}, found {values[row]!r} at row {row + 1}"
+                f"{where}: column {name!r} must hold {what}, found {float(values[row])} at row "
+                f"{row + 1}"
             )
         columns.append(values)
     scores = np.stack(columns, axis=1)

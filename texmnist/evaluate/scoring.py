@@ -27,7 +27,7 @@ Data = Mapping[str, Mapping[str, np.ndarray]] | str | Path
 
 
 def load_metadata(
-    data: str | Path, config: str, splits: Sequence[str]
+    data: str | Path, config: str, splits: Sequence[str], *, where: str = "predictions"
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
     """The metadata columns of `splits` of `config`, and facts about the data for a report.
 
@@ -37,7 +37,7 @@ def load_metadata(
     unknown = [s for s in splits if s not in have]
     if unknown:
         raise PredictionsError(
-            f"predictions: unknown split {unknown[0]!r} (config {config!r} has {', '.join(have)})"
+            f"{where}: unknown split {unknown[0]!r} (config {config!r} has {', '.join(have)})"
         )
     entry = config_metadata(data, config) if Path(data).is_dir() else None
     arrays = {}
@@ -82,7 +82,7 @@ def score_runs(
     table, where = as_table(predictions)
     parsed = parse(table, where)
     if isinstance(data, (str, Path)):
-        arrays, info = load_metadata(data, config, parsed.splits)
+        arrays, info = load_metadata(data, config, parsed.splits, where=where)
     else:
         arrays, info = (
             data,
