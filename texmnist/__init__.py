@@ -20,6 +20,7 @@ _EXPORTS = {
     "TexturedMNISTConfig": "config",
     "named_config": "config",
     "to_numpy": "arrays",
+    "torch_dataset": "torchdata",
 }
 
 
