@@ -19,7 +19,7 @@ which honours Range and logs the body bytes of every response, and measured in o
 - bulk: a whole train split from the local folder into NumPy, two ways: `load_dataset`
   (fresh cache: its per-row-group Parquet to Arrow conversion and cache copy) then
   `to_numpy`, which is what texmnist 0.1's `load_split` did; and today's
-  `texmnist.arrays.load_split` (pyarrow reads the files texmnist.json lists) then
+  `texmnist.repo.arrays.load_split` (pyarrow reads the files texmnist.json lists) then
   `to_numpy`. The goal (new layout no more than 10% slower than the old one) is checked
   for today's code on both layouts and against 0.1's path on the old layout;
 - sizes: the train files and the whole config folder.
@@ -92,8 +92,8 @@ def _old_layout(new: Path, old: Path) -> None:
     import datasets
     import pyarrow.parquet as pq
 
-    from texmnist.card import write_card
-    from texmnist.meta import read_metadata, write_metadata
+    from texmnist.repo.card import write_card
+    from texmnist.repo.meta import read_metadata, write_metadata
 
     shutil.copytree(new, old)
     meta = read_metadata(old)
@@ -168,7 +168,7 @@ def _bulk(folder: Path, config: str, cache: Path, via_datasets: bool = False) ->
     """A whole split into NumPy: `load_split` (or `load_dataset`, fresh cache), `to_numpy`."""
     import datasets
 
-    from texmnist.arrays import load_split, to_numpy
+    from texmnist.repo.arrays import load_split, to_numpy
 
     shutil.rmtree(cache, ignore_errors=True)  # where load_dataset caches
     t0 = time.perf_counter()
@@ -213,9 +213,9 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "tests"))
     from hub_double import HubDouble
 
-    from texmnist.config import named_config
-    from texmnist.folder import build
-    from texmnist.meta import read_metadata
+    from texmnist.generate.config import named_config
+    from texmnist.repo.folder import build
+    from texmnist.repo.meta import read_metadata
 
     try:
         mnist, dtd = _sources(args.data, work, args.train_copies)

@@ -22,8 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import FULL_TRAIN, write_idx
-from texmnist.config import NAMED_CONFIGS
+from common import FULL_TRAIN, write_idx
+
+from texmnist.generate.config import NAMED_CONFIGS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"

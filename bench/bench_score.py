@@ -34,12 +34,12 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import torch
 
-from texmnist import metrics
-from texmnist.arrays import load_arrays, load_split, split_names, to_numpy
-from texmnist.config import named_config
+from texmnist.evaluate import metrics
 from texmnist.evaluate.scoring import score_runs
-from texmnist.folder import build_many
-from texmnist.torchdata import torch_dataset
+from texmnist.generate.config import named_config
+from texmnist.repo.arrays import load_arrays, load_split, split_names, to_numpy
+from texmnist.repo.folder import build_many
+from texmnist.repo.torchdata import torch_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import tomllib
 
-from texmnist.metrics import wilson_interval  # the interval the reports use
+from texmnist.evaluate.metrics import wilson_interval  # the interval the reports use
 
 REPO = Path(__file__).resolve().parents[1]
 SCRATCH = REPO / "mutants"
@@ -40,11 +40,11 @@ SCRATCH = REPO / "mutants"
 # module: (files to mutate, as globs relative to the project root; test files that exercise them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "composite": (
-        ["texmnist/composite.py"],
+        ["texmnist/generate/composite.py", "texmnist/sources/resize.py"],
         ["tests/test_composite.py", "tests/test_composite_errors.py", "tests/test_textures.py"],
     ),
     "recipe": (
-        ["texmnist/recipe.py"],
+        ["texmnist/generate/recipe.py"],
         [
             "tests/test_draws.py",
             "tests/test_textures.py",
@@ -52,12 +52,18 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_data_version.py",  # pins every named config's bytes
         ],
     ),
-    "render": (["texmnist/render.py"], ["tests/test_render.py", "tests/test_reliability.py"]),
-    "pngenc": (["texmnist/pngenc.py"], ["tests/test_pngenc.py"]),
-    "arrays": (["texmnist/arrays.py"], ["tests/test_arrays.py", "tests/test_arrays_decode.py"]),
-    "metrics": (["texmnist/metrics.py"], ["tests/test_metrics.py"]),
-    "meta": (["texmnist/meta.py"], ["tests/test_fingerprint.py", "tests/test_configs.py"]),
-    "push": (["texmnist/push.py"], ["tests/test_push_units.py", "tests/test_publish.py"]),
+    "render": (
+        ["texmnist/generate/render.py"],
+        ["tests/test_render.py", "tests/test_reliability.py"],
+    ),
+    "pngenc": (["texmnist/generate/pngenc.py"], ["tests/test_pngenc.py"]),
+    "arrays": (
+        ["texmnist/repo/arrays.py"],
+        ["tests/test_arrays.py", "tests/test_arrays_decode.py"],
+    ),
+    "metrics": (["texmnist/evaluate/metrics.py"], ["tests/test_metrics.py"]),
+    "meta": (["texmnist/repo/meta.py"], ["tests/test_fingerprint.py", "tests/test_configs.py"]),
+    "push": (["texmnist/repo/push.py"], ["tests/test_push_units.py", "tests/test_publish.py"]),
     "evaluate": (
         [
             "texmnist/evaluate/train.py",

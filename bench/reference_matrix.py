@@ -24,12 +24,12 @@ from pathlib import Path
 import torch
 from disjoint_mnist import split_test_set
 
-from texmnist.card import write_card
-from texmnist.config import named_config
 from texmnist.evaluate.matrix import run_matrix
 from texmnist.evaluate.train import METHODS
-from texmnist.folder import build
-from texmnist.meta import read_metadata
+from texmnist.generate.config import named_config
+from texmnist.repo.card import write_card
+from texmnist.repo.folder import build
+from texmnist.repo.meta import read_metadata
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONFIGS = ("default", "rho-0.9", "uncorrelated")

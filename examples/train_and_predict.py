@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import texmnist
-from texmnist.arrays import split_names
+from texmnist.repo.arrays import split_names
 
 
 class Net(nn.Module):
@@ -40,9 +40,9 @@ class Net(nn.Module):
                 nn.MaxPool2d(2),
             )  # fmt: skip
 
-        self.features = nn.Sequential(block(in_channels, 32), block(32, 64))
+        self.features = nn.Sequential(block(in_channels, 16), block(16, 32))
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.LazyLinear(128), nn.ReLU(), nn.Linear(128, num_classes)
+            nn.Flatten(), nn.LazyLinear(64), nn.ReLU(), nn.Linear(64, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from texmnist.arrays import DataError, decode_pngs, load_arrays, load_split, to_numpy
-from texmnist.config import named_config
 from texmnist.errors import ConfigError
-from texmnist.folder import build
-from texmnist.meta import META_FILE, read_metadata
+from texmnist.generate.config import named_config
+from texmnist.repo.arrays import DataError, decode_pngs, load_arrays, load_split, to_numpy
+from texmnist.repo.folder import build
+from texmnist.repo.meta import META_FILE, read_metadata
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_load_arrays_and_unknown_columns(repo):
 @pytest.fixture(scope="module")
 def sharded(fake_sources, tmp_path_factory):
     """A folder whose splits span several shards (so shard order matters)."""
-    import texmnist.folder as folder
+    import texmnist.repo.folder as folder
 
     mnist, dtd = fake_sources
     out = tmp_path_factory.mktemp("arrays") / "sharded"

@@ -14,10 +14,17 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-import texmnist.arrays
-from texmnist.arrays import decode_pngs, load_arrays, load_split, split_names, to_numpy
+import texmnist.repo.arrays
 from texmnist.errors import ConfigError
-from texmnist.meta import write_metadata
+from texmnist.repo.arrays import (
+    DataError,
+    decode_pngs,
+    load_arrays,
+    load_split,
+    split_names,
+    to_numpy,
+)
+from texmnist.repo.meta import write_metadata
 
 NONE, SUB, UP, AVERAGE, PAETH = range(5)
 
@@ -76,7 +83,7 @@ def no_pil_fallback(monkeypatch):
     def refuse(blobs):
         raise AssertionError("took the PIL fallback")
 
-    monkeypatch.setattr(texmnist.arrays, "_decode_pil_all", refuse)
+    monkeypatch.setattr(texmnist.repo.arrays, "_decode_pil_all", refuse)
 
 
 # Per image, one filter per row: all None, all Up (texmnist's own), all Sub, and rows
@@ -146,7 +153,7 @@ def test_a_batch_with_one_odd_png_falls_back_to_pil():
 def test_different_shapes_in_one_batch_are_an_error():
     small = _png([bytes(3)] * 2, 3, 8, 0, [NONE] * 2)
     large = _png([bytes(4)] * 2, 4, 8, 0, [NONE] * 2)
-    with pytest.raises(texmnist.arrays.DataError, match="image 1: shape"):
+    with pytest.raises(DataError, match="image 1: shape"):
         decode_pngs([small, large])
 
 
@@ -267,13 +274,13 @@ def test_split_names_and_load_split_of_a_plain_parquet_folder(parquet_folder, tm
 
 
 def test_missing_folder_is_a_data_error(tmp_path):
-    with pytest.raises(texmnist.arrays.DataError) as e:
+    with pytest.raises(DataError) as e:
         load_split(tmp_path / "nowhere", "default", "train")
     assert str(e.value).startswith(f"{tmp_path / 'nowhere'}: ")
-    with pytest.raises(texmnist.arrays.DataError, match="no such folder, and not a Hub dataset"):
+    with pytest.raises(DataError, match="no such folder, and not a Hub dataset"):
         split_names(tmp_path / "nowhere", "default")
     # a plausible repo id that cannot be reached (the tests are offline)
-    with pytest.raises(texmnist.arrays.DataError, match="cannot list the splits of config"):
+    with pytest.raises(DataError, match="cannot list the splits of config"):
         split_names("someone/not-here", "default")
 
 

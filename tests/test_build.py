@@ -12,11 +12,11 @@ import pytest
 from conftest import N_TEST, N_TRAIN, shared_data_or_skip
 from PIL import Image
 
-from texmnist.config import DEFAULT_CATEGORIES, named_config
-from texmnist.folder import build
-from texmnist.meta import META_FILE, read_metadata
+from texmnist.generate.config import DEFAULT_CATEGORIES, named_config
+from texmnist.repo.folder import build
+from texmnist.repo.meta import META_FILE, read_metadata
 from texmnist.sources import list_textures, load_digits, resolve_dtd
-from texmnist.textures import build_bank
+from texmnist.sources.photos import build_bank
 
 SPLITS = ("train", "test_correlated", "test_random", "test_no_background")
 
@@ -182,7 +182,7 @@ def test_test_random_spreads_over_the_other_nine(fake_sources, tmp_path):
     mnist, dtd = fake_sources
     config = named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd))
     # A bigger test split through the same code: repeat the fake digits.
-    from texmnist.recipe import Pools, plan_splits
+    from texmnist.generate.recipe import Pools, plan_splits
 
     labels = np.tile(np.arange(10), 300)
     pools = Pools([np.arange(3)] * 10, [np.arange(3)] * 10)
@@ -216,7 +216,7 @@ def test_real_data_build(tmp_path):
 
 def test_table_writer_and_example_generator_agree(fake_sources, tmp_path):
     """The fast Arrow path of the builder writes exactly what `_generate_examples` yields."""
-    from texmnist.folder import builder_for
+    from texmnist.repo.folder import builder_for
 
     mnist, dtd = fake_sources
     config = named_config("groups", mnist_dir=str(mnist), dtd_dir=str(dtd), validation_size=10)

@@ -9,14 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from texmnist.composite import (
-    composite,
-    foreground_mask,
-    place,
-    placement_boxes,
-    resize_batch,
-)
 from texmnist.errors import ConfigError
+from texmnist.generate.composite import composite, foreground_mask, place, placement_boxes
+from texmnist.sources.resize import resize_batch
 
 # ----------------------------------------------------------------------- mask
 
@@ -202,7 +197,7 @@ def test_resize_equals_exact_integer_arithmetic():
 
 
 def _exact_weights(src: int, dst: int) -> np.ndarray:
-    from texmnist.composite import _weights
+    from texmnist.sources.resize import _weights
 
     w = _weights(src, dst)
     assert np.all(w.sum(axis=1) == 1 << 14)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from texmnist.composite import composite, foreground_mask, place, placement_boxes, resize_batch
 from texmnist.errors import ConfigError
+from texmnist.generate.composite import composite, foreground_mask, place, placement_boxes
+from texmnist.sources.resize import resize_batch
 
 U8 = np.uint8
 D = np.zeros((2, 3, 3), U8)

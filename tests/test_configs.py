@@ -11,13 +11,13 @@ from conftest import N_TEST, N_TRAIN
 from fakedata import make_fake_mnist
 from PIL import Image
 
-from texmnist.config import NAMED_CONFIGS, TexturedMNISTConfig, named_config
 from texmnist.errors import ConfigError
-from texmnist.folder import build
-from texmnist.meta import read_metadata
-from texmnist.recipe import Pools, exact_counts, plan_splits
+from texmnist.generate.config import NAMED_CONFIGS, TexturedMNISTConfig, named_config
+from texmnist.generate.recipe import Pools, exact_counts, plan_splits
+from texmnist.repo.folder import build
+from texmnist.repo.meta import read_metadata
 from texmnist.sources import DTD_CATEGORIES, load_digits, resolve_dtd
-from texmnist.textures import decode_photos, render_crops
+from texmnist.sources.photos import decode_photos, render_crops
 
 VAL = 10
 

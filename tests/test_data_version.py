@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from fakedata import make_fake_mnist
 
-from texmnist.config import DATA_VERSION, NAMED_CONFIGS, named_config
-from texmnist.folder import build
-from texmnist.meta import read_metadata
+from texmnist.generate.config import DATA_VERSION, NAMED_CONFIGS, named_config
+from texmnist.repo.folder import build
+from texmnist.repo.meta import read_metadata
 
 RECORD = Path(__file__).parent / "data" / "fingerprints.json"
 REGENERATE = os.environ.get("TEXMNIST_REGENERATE_FINGERPRINTS") == "1"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datasets
 import pyarrow as pa
 
-from texmnist.config import named_config
-from texmnist.folder import builder_for
+from texmnist.generate.config import named_config
+from texmnist.repo.folder import builder_for
 
 
 def _final(results):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from texmnist.config import named_config
-from texmnist.recipe import (
+from texmnist.generate.config import named_config
+from texmnist.generate.recipe import (
     BACKGROUND_ONLY,
     NONE_TEXTURE,
     PLAIN,
@@ -25,7 +25,7 @@ from texmnist.recipe import (
     plan_splits,
     stream,
 )
-from texmnist.splits import split_spec
+from texmnist.generate.splits import split_spec
 
 
 def _within_binomial(count: int, n: int, p: float, sigmas: float = 5.0) -> bool:

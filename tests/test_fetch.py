@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from texmnist.errors import DownloadError, SourceError
-from texmnist.fetch import Remote, default_cache_dir, download, safe_extract_tar, verify_file
+from texmnist.sources.fetch import (
+    Remote,
+    default_cache_dir,
+    download,
+    safe_extract_tar,
+    verify_file,
+)
 
 PAYLOAD = b"texmnist payload\n" * 1000
 

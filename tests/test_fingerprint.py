@@ -1,4 +1,4 @@
-"""Content fingerprints (texmnist.meta): a hand-computed digest of a small table, and the
+"""Content fingerprints (texmnist.repo.meta): a hand-computed digest of a small table, and the
 changes that must change it (one image byte, one string length, two rows swapped)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from texmnist.errors import OutputError
-from texmnist.meta import (
+from texmnist.repo.meta import (
     META_FILE,
     config_dir,
     config_fingerprint,

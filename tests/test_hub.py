@@ -31,11 +31,11 @@ from fakedata import make_fake_mnist
 from hub_double import HubDouble
 from PIL import Image
 
-from texmnist.card import render_card
-from texmnist.config import named_config
-from texmnist.folder import build
-from texmnist.meta import META_FILE, read_metadata
-from texmnist.verify import verify
+from texmnist.generate.config import named_config
+from texmnist.repo.card import render_card
+from texmnist.repo.folder import build
+from texmnist.repo.meta import META_FILE, read_metadata
+from texmnist.repo.verify import verify
 
 REPO = "user/textured-mnist"
 TOKEN = "hf_" + secrets.token_hex(16)
@@ -186,7 +186,7 @@ def test_shards_have_row_groups_of_at_most_100_rows_with_statistics(single_defau
 def test_a_split_over_max_shard_rows_is_sharded_with_the_same_fingerprint(
     single_default, fake_sources, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("texmnist.folder.MAX_SHARD_ROWS", 90)
+    monkeypatch.setattr("texmnist.repo.folder.MAX_SHARD_ROWS", 90)
     out = tmp_path / "repo"
     mnist = single_default.parent / "mnist"
     build(_config("default", (mnist, fake_sources[1])), out)

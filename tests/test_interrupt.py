@@ -21,7 +21,7 @@ import pytest
 from fakedata import fake_digits
 
 from texmnist import cli
-from texmnist.meta import read_metadata, table_fingerprint
+from texmnist.repo.meta import read_metadata, table_fingerprint
 from texmnist.sources.idx import write_idx
 
 N_BIG_TRAIN, N_BIG_TEST = 20_000, 2_000  # a couple of seconds of generation

@@ -18,6 +18,7 @@ from texmnist.evaluate import matrix as matrixmod  # noqa: E402
 from texmnist.evaluate.train import METHODS  # noqa: E402
 from texmnist.folder import build  # noqa: E402
 from texmnist.meta import META_FILE  # noqa: E402
+from texmnist.repo.baselines import REPORTS_DIR  # noqa: E402
 
 CONFIGS = ("default", "uncorrelated")
 QUICK = ["--epochs", "1", "--seeds", "0", "--model", "mlp", "--saliency-examples", "4"]
@@ -153,7 +154,7 @@ def test_matrix_option_errors_are_one_line(repo, tmp_path, capsys):
 
 
 def test_card_shows_the_matrix(repo, tmp_path):
-    reports = repo / cardmod.REPORTS_DIR
+    reports = repo / REPORTS_DIR
     try:
         assert _matrix(repo, reports, "--configs", "default", "--methods", "erm") == 0
         body = cardmod.render_card(repo).split("\n---\n", 1)[1]

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 from fakedata import make_fake_mnist
 
-import texmnist.builder as builder_mod
+import texmnist.dataset.features as features_mod
+import texmnist.dataset.inputs as inputs_mod
+import texmnist.dataset.pool as pool_mod
 import texmnist.sources as sources_mod
-from texmnist import fetch
 from texmnist.cli import main
-from texmnist.config import NAMED_CONFIGS
-from texmnist.fetch import Remote
-from texmnist.meta import config_dir, read_metadata
+from texmnist.generate.config import NAMED_CONFIGS
+from texmnist.repo.meta import config_dir, read_metadata
+from texmnist.sources import fetch
+from texmnist.sources.fetch import Remote
 
 FASHION_TEST = 30  # the fake Fashion-MNIST's test size, unlike the fake MNIST's 40
 
@@ -37,29 +39,20 @@ def _files(folder: Path, name: str) -> dict[str, bytes]:
 
 @pytest.fixture
 def counted(monkeypatch) -> dict[str, list]:
-    """Record what the builders decode: digit sources, banks (mode, size), photo sets."""
-    calls: dict[str, list] = {"digits": [], "bank": [], "photos": []}
+    """Record what the run decodes: digit sources, and each photo decoding with its outputs."""
+    calls: dict[str, list] = {"digits": [], "decodings": []}
+    load_digits, decode = inputs_mod.load_digits, inputs_mod._decode
 
-    def spy(kind, real, describe):
-        def wrapper(*args, **kwargs):
-            calls[kind].append(describe(*args, **kwargs))
-            return real(*args, **kwargs)
+    def digits(source, *args, **kwargs):
+        calls["digits"].append(source)
+        return load_digits(source, *args, **kwargs)
 
-        return wrapper
+    def decoding(how, want, *args, **kwargs):
+        calls["decodings"].append((how.mode, tuple(sorted(want.sizes)), want.full))
+        return decode(how, want, *args, **kwargs)
 
-    monkeypatch.setattr(
-        builder_mod, "load_digits", spy("digits", builder_mod.load_digits, lambda s, *a, **k: s)
-    )
-    monkeypatch.setattr(
-        builder_mod,
-        "build_bank",
-        spy("bank", builder_mod.build_bank, lambda *a, **k: (k["mode"], k["size"])),
-    )
-    monkeypatch.setattr(
-        builder_mod,
-        "decode_photos",
-        spy("photos", builder_mod.decode_photos, lambda *a, **k: k["mode"]),
-    )
+    monkeypatch.setattr(inputs_mod, "load_digits", digits)
+    monkeypatch.setattr(inputs_mod, "_decode", decoding)
     return calls
 
 
@@ -95,9 +88,10 @@ def test_each_source_and_bank_is_decoded_once(tmp_path, fake_sources, counted):
     names = "default,rho-0.9,uncorrelated,rgb,crop,foreground-texture,groups"
     assert main(_argv(tmp_path / "repo", fake_sources, "--config", names)) == 0
     assert counted["digits"] == ["mnist"]
-    # gray 28 px (five configs), RGB 28 px (rgb), gray 56 px (groups); the crops' photos once
-    assert sorted(counted["bank"]) == [("L", 28), ("L", 56), ("RGB", 28)]
-    assert counted["photos"] == ["L"]
+    # One pass over the photos per colour mode: the gray one makes the 28 px bank (five
+    # configs), the 56 px bank (groups) and the full photos the crops cut from; the RGB
+    # one the 28 px bank of rgb.
+    assert sorted(counted["decodings"]) == [("L", (28, 56), True), ("RGB", (28,), False)]
 
 
 def test_offline_with_a_source_missing_fails_before_any_work(
@@ -109,7 +103,7 @@ def test_offline_with_a_source_missing_fails_before_any_work(
     err = capsys.readouterr().err
     assert err.startswith("texmnist: error: ") and err.count("\n") == 1
     assert "Fashion-MNIST" in err and "downloads are off" in err
-    assert counted["bank"] == [] and counted["photos"] == []  # no texture decoded
+    assert counted["decodings"] == []  # no texture decoded
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".repo")] == [".repo.lock"]
 
@@ -152,14 +146,15 @@ def test_a_failing_config_leaves_the_folder_as_it_was(tmp_path, fake_sources, mo
     out = tmp_path / "repo"
     assert main(_argv(out, fake_sources)) == 0
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    real = builder_mod.render
+    real = features_mod.render
+    monkeypatch.setattr(pool_mod, "usable_cores", lambda: 1)  # the stand-in runs here
 
     def fail_on_crops(plan, images, textures, config):
         if config.texture_sampling == "crop":
             raise KeyboardInterrupt
         return real(plan, images, textures, config)
 
-    monkeypatch.setattr(builder_mod, "render", fail_on_crops)
+    monkeypatch.setattr(features_mod, "render", fail_on_crops)
     assert main(_argv(out, fake_sources, "--config", "rgb,crop")) == 130
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # rgb, built first, did not appear either

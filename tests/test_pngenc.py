@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from texmnist.pngenc import (
+from texmnist.generate.pngenc import (
     encode_batch,
     encode_gray,
     encode_gray_batch,

@@ -7,12 +7,12 @@ from conftest import N_TEST
 from fakedata import make_fake_mnist
 from huggingface_hub import DatasetCard
 
-from texmnist import provenance
-from texmnist.builder import TexturedMNIST
-from texmnist.card import render_card
-from texmnist.config import DATA_VERSION, named_config
-from texmnist.folder import build
-from texmnist.meta import read_metadata
+from texmnist.dataset.builder import TexturedMNIST
+from texmnist.generate.config import DATA_VERSION, named_config
+from texmnist.repo.card import render_card
+from texmnist.repo.folder import build
+from texmnist.repo.meta import read_metadata
+from texmnist.sources import provenance
 
 
 @pytest.fixture(scope="module")

@@ -23,17 +23,18 @@ from huggingface_hub import DatasetCard
 from huggingface_hub.utils import filter_repo_objects
 from PIL import Image
 
-import texmnist.preview
-import texmnist.push
-import texmnist.verify
-from texmnist import card as cardmod
+import texmnist.repo.preview
+import texmnist.repo.push
+import texmnist.repo.verify
+import texmnist.repo.verify.files
 from texmnist.cli import main
-from texmnist.config import named_config
 from texmnist.errors import ConfigError, OutputError, PublishError
-from texmnist.folder import build
-from texmnist.meta import META_FILE, read_metadata
-from texmnist.push import push
-from texmnist.verify import VerificationFailed, verify
+from texmnist.generate.config import named_config
+from texmnist.repo import card as cardmod
+from texmnist.repo.folder import build
+from texmnist.repo.meta import META_FILE, read_metadata
+from texmnist.repo.push import push
+from texmnist.repo.verify import VerificationFailed, verify
 
 TOKEN = "hf_plantedSECRET123"
 RGB_SPLITS = [
@@ -191,7 +192,7 @@ def test_a_failed_addition_leaves_the_folder_as_it_was(single, tmp_path, fake_so
     def boom(*args, **kwargs):
         raise RuntimeError("preview failed")
 
-    monkeypatch.setattr(texmnist.preview, "write_preview", boom)
+    monkeypatch.setattr(texmnist.repo.preview, "write_preview", boom)
     with pytest.raises(RuntimeError, match="preview failed"):
         build(_config("rgb", fake_sources), folder)
     assert _snapshot(folder) == before
@@ -339,14 +340,14 @@ def test_verify_catches_an_image_column_not_typed_image(planted):
 
 
 def test_verify_catches_an_oversize_shard(planted, monkeypatch):
-    monkeypatch.setattr(texmnist.verify, "MAX_FILE_BYTES", 10_000)
+    monkeypatch.setattr(texmnist.repo.verify.files, "MAX_FILE_BYTES", 10_000)
     problems = verify(planted, load=False)
     train = str(planted / "data" / "train-00000-of-00001.parquet")
     assert _about(problems, train, "over the Hub's 10,000 per shard")
 
 
 def test_verify_catches_an_oversize_row_group(planted, monkeypatch):
-    monkeypatch.setattr(texmnist.verify, "MAX_ROW_GROUP_BYTES", 1_000)
+    monkeypatch.setattr(texmnist.repo.verify.files, "MAX_ROW_GROUP_BYTES", 1_000)
     assert _about(verify(planted, load=False), "row group 0 is", "uncompressed, over 1,000")
 
 
@@ -511,7 +512,7 @@ def test_dry_run_contacts_nothing_and_lists_every_file(two, monkeypatch, capsys)
         raise AssertionError("dry run built an HfApi")
 
     monkeypatch.setattr("huggingface_hub.HfApi", no_network)
-    monkeypatch.setattr(texmnist.push, "_default_api", no_network)
+    monkeypatch.setattr(texmnist.repo.push, "_default_api", no_network)
     api = RecordingApi()
     result = push(two.out, "me/tm", dry_run=True, api=api)
     assert api.calls == [] and result.commit_url is None
@@ -538,7 +539,7 @@ def test_the_token_never_appears(copy_two, monkeypatch, capsys, caplog):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     error = RuntimeError(f"401 Unauthorized: header 'Authorization: Bearer {TOKEN}' refused")
     api = RecordingApi(fail=error)
-    monkeypatch.setattr(texmnist.push, "_default_api", lambda repo_id: api)
+    monkeypatch.setattr(texmnist.repo.push, "_default_api", lambda repo_id: api)
     caplog.set_level(logging.DEBUG)
     assert main(["push", str(copy_two), "--repo", "me/tm"]) == 2
     out, err = capsys.readouterr()

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-import texmnist.push as push_mod
+import texmnist.repo.push as push_mod
 from texmnist.errors import ConfigError
-from texmnist.push import (
+from texmnist.repo.push import (
     REDACTED,
     PushPlan,
     _describe,

@@ -30,18 +30,19 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from texmnist import builder as builder_mod
-from texmnist import cli, fetch
+from texmnist import cli
 from texmnist import sources as sources_mod
-from texmnist.config import DEFAULT_CATEGORIES, TexturedMNISTConfig, named_config
+from texmnist.dataset import features as features_mod
+from texmnist.dataset import pool as pool_mod
 from texmnist.errors import ConfigError, SourceError
-from texmnist.fetch import Remote
-from texmnist.meta import read_metadata
-from texmnist.recipe import BACKGROUND_ONLY, PLAIN, TEXTURED, SplitPlan
-from texmnist.render import render
-from texmnist.sources import DTD_CATEGORIES, MNIST, fallback_is_test
+from texmnist.generate.config import DEFAULT_CATEGORIES, TexturedMNISTConfig, named_config
+from texmnist.generate.recipe import BACKGROUND_ONLY, PLAIN, TEXTURED, SplitPlan
+from texmnist.generate.render import render
+from texmnist.repo.meta import read_metadata
+from texmnist.sources import DTD_CATEGORIES, MNIST, fallback_is_test, fetch
+from texmnist.sources.fetch import Remote
 from texmnist.sources.idx import write_idx
-from texmnist.textures import load_photo
+from texmnist.sources.photos import load_photo
 
 # A tqdm bar line always shows its elapsed time as "[mm:ss".
 PROGRESS = re.compile(r"\[\d+:\d\d")
@@ -259,17 +260,23 @@ BAD_SOURCES: dict[str, Callable[[Path, Path], list[str]]] = {
 }
 
 
+def in_process(monkeypatch) -> None:
+    """Builds render in this process (one worker), so that spies and stand-ins see every row."""
+    monkeypatch.setattr(pool_mod, "usable_cores", lambda: 1)
+
+
 @pytest.fixture
 def no_generation(monkeypatch) -> list[int]:
     """Records every batch of rows rendered (none may be on a bad source)."""
     rendered: list[int] = []
-    original = builder_mod.render
+    original = features_mod.render
+    in_process(monkeypatch)
 
     def spy(plan, *args, **kwargs):
         rendered.append(len(plan))
         return original(plan, *args, **kwargs)
 
-    monkeypatch.setattr(builder_mod, "render", spy)
+    monkeypatch.setattr(features_mod, "render", spy)
     return rendered
 
 
@@ -331,7 +338,8 @@ def test_error_wrapped_by_datasets_is_unwrapped(how, src, tmp_path, capsys, monk
     def fail(*args, **kwargs):
         raise _wrapped(how)
 
-    monkeypatch.setattr(builder_mod, "render", fail)
+    monkeypatch.setattr(features_mod, "render", fail)
+    in_process(monkeypatch)
     out = tmp_path / "repo"
     run = run_cli(capsys, *build_args(out, *src))
     failed_cleanly(run, out, "texmnist: error: /data/x.jpg: cannot decode image (simulated)")
@@ -341,7 +349,8 @@ def test_source_error_raised_while_generating(src, tmp_path, capsys, monkeypatch
     def fail(*args, **kwargs):
         raise SourceError("/data/y.jpg: cannot decode image (simulated)")
 
-    monkeypatch.setattr(builder_mod, "render", fail)
+    monkeypatch.setattr(features_mod, "render", fail)
+    in_process(monkeypatch)
     out = tmp_path / "repo"
     run = run_cli(capsys, *build_args(out, *src))
     failed_cleanly(run, out, "texmnist: error: /data/y.jpg: cannot decode image (simulated)")
@@ -353,7 +362,8 @@ def test_unexpected_error_is_not_hidden(src, tmp_path, capsys, monkeypatch):
     def fail(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(builder_mod, "render", fail)
+    monkeypatch.setattr(features_mod, "render", fail)
+    in_process(monkeypatch)
     out = tmp_path / "repo"
     with pytest.raises(Exception) as info:
         cli.main(build_args(out, *src))

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from texmnist.recipe import BACKGROUND_ONLY, PLAIN, TEXTURED, SplitPlan
-from texmnist.render import place_digits, render
+from texmnist.generate.recipe import BACKGROUND_ONLY, PLAIN, TEXTURED, SplitPlan
+from texmnist.generate.render import place_digits, render
 
 # Two 2x2 "digits": bytes above 0.1 * 255 = 25.5 are foreground.
 DIGITS = np.array([[[0, 200], [26, 25]], [[255, 0], [0, 90]]], dtype=np.uint8)

@@ -12,14 +12,13 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from texmnist import metrics
-from texmnist.arrays import load_arrays
-from texmnist.config import named_config
 from texmnist.errors import TexmnistError
-from texmnist.evaluate import EvaluateError
+from texmnist.evaluate import EvaluateError, metrics
 from texmnist.evaluate.predictions import PredictionsError
 from texmnist.evaluate.scoring import score, score_runs
-from texmnist.folder import build
+from texmnist.generate.config import named_config
+from texmnist.repo.arrays import load_arrays
+from texmnist.repo.folder import build
 
 SPLITS = ("test_correlated", "test_random", "test_no_background", "test_counterfactual")
 META = ["label", "texture", "mnist_index", "aligned"]

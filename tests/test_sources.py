@@ -14,10 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from texmnist import fetch
 from texmnist.errors import ConfigError, DownloadError, SourceError, SourceNotFoundError
-from texmnist.fetch import Remote
-from texmnist.provenance import DIGIT_PROVENANCE
 from texmnist.sources import (
     DIGIT_SOURCES,
     DTD_ARCHIVE,
@@ -27,6 +24,7 @@ from texmnist.sources import (
     IDX_LABELS_MAGIC,
     DigitSource,
     fallback_is_test,
+    fetch,
     list_textures,
     load_digits,
     locate_dtd,
@@ -34,7 +32,9 @@ from texmnist.sources import (
     read_idx,
     resolve_dtd,
 )
+from texmnist.sources.fetch import Remote
 from texmnist.sources.idx import idx_bytes, write_idx
+from texmnist.sources.provenance import DIGIT_PROVENANCE
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from texmnist import textures
-from texmnist.composite import resize_batch
 from texmnist.errors import ConfigError, SourceError
-from texmnist.recipe import draw_crops
-from texmnist.textures import (
+from texmnist.generate.recipe import draw_crops
+from texmnist.sources import photos as textures
+from texmnist.sources.photos import (
     TextureBank,
     build_bank,
     decode_photos,
@@ -20,6 +19,7 @@ from texmnist.textures import (
     render_crops,
     resize_photo,
 )
+from texmnist.sources.resize import resize_batch
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

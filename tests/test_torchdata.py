@@ -12,11 +12,11 @@ torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402
 
 import texmnist  # noqa: E402
-from texmnist.arrays import load_arrays  # noqa: E402
-from texmnist.config import named_config  # noqa: E402
 from texmnist.errors import ConfigError  # noqa: E402
-from texmnist.folder import build  # noqa: E402
-from texmnist.torchdata import TexturedMNISTDataset, image_tensor  # noqa: E402
+from texmnist.generate.config import named_config  # noqa: E402
+from texmnist.repo.arrays import load_arrays  # noqa: E402
+from texmnist.repo.folder import build  # noqa: E402
+from texmnist.repo.torchdata import TexturedMNISTDataset, image_tensor  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import pytest
 from conftest import N_TEST, N_TRAIN
 from PIL import Image
 
-from texmnist.builder import TexturedMNIST
 from texmnist.cli import main
-from texmnist.config import TexturedMNISTConfig, custom_config, parse_settings
+from texmnist.dataset.builder import TexturedMNIST
 from texmnist.errors import ConfigError
-from texmnist.folder import build, builder_for
-from texmnist.meta import read_metadata
-from texmnist.verify import verify
+from texmnist.generate.config import TexturedMNISTConfig, custom_config, parse_settings
+from texmnist.repo.folder import build, builder_for
+from texmnist.repo.meta import read_metadata
+from texmnist.repo.verify import verify
 
 VARIANT = ["--config", "default", "--set", "canvas=56,scale=18", "--set", "position=corner"]
 
@@ -276,7 +276,7 @@ def test_a_failed_evaluate_keeps_a_folder_that_was_there(variant, tmp_path, caps
     ],
 )
 def test_data_that_is_neither_a_folder_nor_a_repo_id(data, message):
-    from texmnist.arrays import DataError, split_names
+    from texmnist.repo.arrays import DataError, split_names
 
     with pytest.raises(DataError) as info:
         split_names(data, "default")
@@ -284,7 +284,7 @@ def test_data_that_is_neither_a_folder_nor_a_repo_id(data, message):
 
 
 def test_data_naming_a_file(tmp_path):
-    from texmnist.arrays import DataError, load_split
+    from texmnist.repo.arrays import DataError, load_split
 
     path = tmp_path / "file.parquet"
     path.write_bytes(b"")

@@ -18,7 +18,7 @@ import importlib
 from typing import Any
 
 from ..errors import TexmnistError
-from ..metrics import evaluate, evaluate_split, summarize_seeds  # the metrics API, no torch
+from .metrics import evaluate, evaluate_split, summarize_seeds  # the metrics API, no torch
 
 INSTALL_HINT = 'pip install "textured-mnist[eval]"'
 

@@ -30,7 +30,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from ..errors import first_line
-from ..splits import NUM_CLASSES
+from ..generate.splits import NUM_CLASSES
 from . import EvaluateError
 
 SCORE_KINDS = ("logit", "prob")

@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
-from ..arrays import load_split, split_names, to_numpy
-from ..meta import META_FILE, config_metadata, table_fingerprint
-from . import EvaluateError
+from ..repo.arrays import load_split, split_names, to_numpy
+from ..repo.meta import META_FILE, config_metadata, table_fingerprint
+from . import EvaluateError, metrics
 from .predictions import PredictionsError, align, as_table, parse
 
 Data = Mapping[str, Mapping[str, np.ndarray]] | str | Path

@@ -3,7 +3,7 @@
 Everything about *where* the sources live (mirrors, checksums, folder layouts, partitions)
 is here, by concern: `idx` reads the IDX format, `digits` knows the digit sources and
 loads them, `dtd` finds, lists and partitions the texture photos. Reading pixels out of
-the photos is `texmnist.textures`; licences and citations are `texmnist.provenance`.
+the photos is `texmnist.sources.photos`; licences and citations are `texmnist.sources.provenance`.
 """
 
 from texmnist.sources.digits import (

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from texmnist import fetch
 from texmnist.errors import ConfigError, SourceError, SourceNotFoundError
-from texmnist.fetch import Remote
 from texmnist.sources.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, read_idx
+
+from . import fetch
+from .fetch import Remote
 
 # ---------------------------------------------------------------------------
 # Digit sources
@@ -34,7 +35,7 @@ _FILENAMES = {
 @dataclass(frozen=True)
 class DigitSource:
     """An MNIST-format 10-class dataset: class names and files (licence and citation:
-    `texmnist.provenance`)."""
+    `texmnist.sources.provenance`)."""
 
     name: str  # config key, e.g. "fashion_mnist"
     title: str  # for people, e.g. "Fashion-MNIST"

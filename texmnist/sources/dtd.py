@@ -9,10 +9,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from texmnist import fetch
 from texmnist.errors import ConfigError, SourceError, SourceNotFoundError
-from texmnist.fetch import Remote
 from texmnist.sources.digits import check_link
+
+from . import fetch
+from .fetch import Remote
 
 # ---------------------------------------------------------------------------
 # DTD textures

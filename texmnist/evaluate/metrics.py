@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .splits import NONE_TEXTURE, NUM_CLASSES
+from ..generate.splits import NONE_TEXTURE, NUM_CLASSES
 
 TEXTURED_TEST_SPLITS = ("test_correlated", "test_random")
 SPLIT_ALIASES = {

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .composite import composite, foreground_mask, place, resize_batch
+from ..sources.resize import resize_batch
+from .composite import composite, foreground_mask, place
 from .config import TexturedMNISTConfig
 from .recipe import BACKGROUND_ONLY, PLAIN, SplitPlan
 

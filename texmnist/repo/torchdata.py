@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import ConfigError
 from .arrays import load_split, to_numpy
-from .errors import ConfigError
 
 Item = tuple[torch.Tensor, int] | tuple[torch.Tensor, int, dict[str, Any]]
 

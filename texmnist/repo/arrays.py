@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import ConfigError, TexmnistError, first_line
+from ..errors import ConfigError, TexmnistError, first_line
 from .meta import META_FILE, config_metadata, read_metadata
 
 CACHE_FORMAT = 1

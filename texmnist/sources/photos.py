@@ -1,7 +1,7 @@
 """Decode DTD texture photos once: whole-photo banks and photo stores for crops.
 
 Resize recipe: the whole photo is resized to size x size (aspect ratio not
-kept) with :func:`texmnist.composite.resize_batch`, an exact integer version
+kept) with :func:`texmnist.generate.composite.resize_batch`, an exact integer version
 of PIL's antialiased BILINEAR (within +-1 gray level of
 ``Image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)``),
 so the bank is bit-identical on every machine and Pillow version. Tiny photos
@@ -47,8 +47,9 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from texmnist.composite import resize_batch
 from texmnist.errors import ConfigError, SourceError
+
+from .resize import resize_batch
 
 MODES = ("L", "RGB")
 DRAFT_FACTOR = 4  # opt-in bank drafts keep both sides >= DRAFT_FACTOR * size
@@ -221,7 +222,7 @@ def build_bank(
     )
     shape = (size, size) if mode == "L" else (size, size, 3)
     images = np.zeros((len(paths), *shape), dtype=np.uint8)
-    for i, image in enumerate(_map(work, paths, num_proc, progress)):
+    for i, image in enumerate(map_photos(work, paths, num_proc, progress)):
         images[i] = image
     return TextureBank(images, files, np.array(categories, dtype=np.int32), list(files_by_category))
 
@@ -230,7 +231,7 @@ def _bank_item(path: str, *, size: int, mode: str, draft_size: int | None) -> np
     return resize_photo(load_photo(path, mode=mode, draft_size=draft_size), size)
 
 
-def _map(work, paths: Sequence[str], num_proc: int, progress: bool):
+def map_photos(work, paths: Sequence[str], num_proc: int, progress: bool):
     """``work`` over ``paths`` in order, in a process pool when num_proc > 1."""
     bar = tqdm(total=len(paths), desc="Decoding textures", unit="photo", disable=not progress)
     with bar:
@@ -276,7 +277,7 @@ def decode_photos(
         raise ConfigError(f"min_side: draft=True needs a positive min_side, got {min_side!r}")
     paths = [str(Path(dtd_images_dir) / f) for f in files]
     work = partial(load_photo, mode=mode, draft_size=min_side if draft else None)
-    return list(_map(work, paths, num_proc, progress))
+    return list(map_photos(work, paths, num_proc, progress))
 
 
 def render_crops(

@@ -24,9 +24,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
+from ..errors import ConfigError, PublishError
 from .card import render_card
-from .errors import ConfigError, PublishError
 from .meta import META_FILE, config_dir, read_metadata
 from .verify import CARD_FILE, VerificationFailed, verify
 

@@ -9,7 +9,6 @@ substitution) filled from the folder's texmnist.json.
 from __future__ import annotations
 
 import re
-import shlex
 import string
 from importlib import resources
 from pathlib import Path
@@ -18,12 +17,14 @@ import datasets
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from . import provenance
-from .config import DATA_VERSION, DEFAULT_CATEGORIES, NAMED_CONFIGS, named_config, spelled
-from .errors import OutputError
+from ..errors import OutputError
+from ..generate.config import DATA_VERSION, DEFAULT_CATEGORIES, NAMED_CONFIGS, named_config
+from ..generate.splits import SPLIT_SPECS
+from ..sources import provenance
+from ..sources.provenance import DEFAULT_REPO_ID, Provenance
+from .baselines import baselines
+from .command import public_command
 from .meta import config_dir, read_metadata
-from .provenance import DEFAULT_REPO_ID, Provenance
-from .splits import SPLIT_SPECS
 
 TAGS = [
     "spurious-correlations",
@@ -32,22 +33,6 @@ TAGS = [
     "synthetic",
     "mnist",
     "textures",
-]
-REPORT_FILE = "report.md"
-REPORTS_DIR = "reports"
-MATRIX_FILE = "matrix.md"  # `texmnist evaluate --configs ... --methods ... --out DIR/reports`
-EFFECTS_FILE = "effects.md"  # `python bench/effects.py OUT --write DIR/reports/effects.md`
-
-# Options whose values are the user's own paths: the card shows placeholders.
-PATH_OPTIONS = {"--mnist-dir": "MNIST_DIR", "--dtd-dir": "DTD_DIR", "--out": "OUT_DIR"}
-# Recipe parameters the `build` command line can set (option, recipe key).
-CLI_RECIPE_OPTIONS = [
-    ("--seed", "seed"),
-    ("--partition", "partition"),
-    ("--max-train", "max_train"),
-    ("--max-test", "max_test"),
-    ("--validation-size", "validation_size"),
-    ("--counterfactual-size", "counterfactual_size"),
 ]
 
 PARAM_DOCS = {
@@ -76,7 +61,7 @@ PARAM_DOCS = {
 
 def template_text() -> str:
     """The card template: the repository's dataset_card.md (shipped in the package)."""
-    return resources.files("texmnist").joinpath("dataset_card.md").read_text()
+    return resources.files("texmnist.repo").joinpath("dataset_card.md").read_text()
 
 
 def _size_category(n: int) -> str:
@@ -236,58 +221,6 @@ def _config_section(name: str, c: dict, mapping: list[str], repo_id: str, first:
     )
 
 
-def public_command(command: str, name: str, recipe: dict) -> str:
-    """The build command with the user's paths replaced by placeholders.
-
-    Without a recorded command (a build from Python), one is derived from the recipe.
-    """
-    if not command.strip():
-        return _derived_command(name, recipe)
-    try:
-        tokens = shlex.split(command)
-    except ValueError:
-        return _derived_command(name, recipe)
-    out, i = [], 0
-    while i < len(tokens):
-        tok = tokens[i]
-        option, eq, _ = tok.partition("=")
-        full = _path_option(option)
-        if full and eq:
-            out.append(f"{full}={PATH_OPTIONS[full]}")
-        elif full:
-            out += [full, PATH_OPTIONS[full]]
-            i += 1  # skip the path itself
-        else:
-            out.append(tok)
-        i += 1
-    return shlex.join(out).replace("'", "")
-
-
-def _path_option(token: str) -> str | None:
-    """The path option `token` names, also as an argparse abbreviation (`--mnist`)."""
-    if not token.startswith("--") or len(token) < 4:
-        return None
-    hits = [o for o in PATH_OPTIONS if o.startswith(token)]
-    return hits[0] if len(hits) == 1 else None
-
-
-def _derived_command(name: str, recipe: dict) -> str:
-    parts = ["texmnist", "build", "--out", "OUT_DIR"]
-    if name in NAMED_CONFIGS:
-        parts += [] if name == "default" else ["--config", name]
-    else:  # a custom variant: `default` with every recipe difference as --set
-        base = named_config("default").recipe()
-        options = {key for _, key in CLI_RECIPE_OPTIONS}
-        changed = [k for k, v in recipe.items() if k not in options and base.get(k) != v]
-        parts += ["--config", "default"]
-        parts += [f"--set {k}={spelled(recipe[k])}" for k in changed] + ["--name", name]
-    parts += ["--mnist-dir", "MNIST_DIR", "--dtd-dir", "DTD_DIR"]
-    for option, key in CLI_RECIPE_OPTIONS:
-        if recipe.get(key) not in (None, 0) or (key == "seed" and recipe.get(key) is not None):
-            parts += [option, str(recipe[key])]
-    return " ".join(parts)
-
-
 def _reproducibility(meta: dict) -> str:
     rows = []
     for n, c in _ordered(meta):
@@ -304,84 +237,6 @@ def _reproducibility(meta: dict) -> str:
         + "\n\n"
         + fingerprints
     )
-
-
-# -- baselines --------------------------------------------------------------------
-
-
-def report_paths(folder: Path, configs: list[str]) -> list[tuple[str | None, Path]]:
-    """Evaluation reports in the folder: DIR/report.md, DIR/reports/<config>/report.md."""
-    found: list[tuple[str | None, Path]] = []
-    if (folder / REPORT_FILE).is_file():
-        found.append((None, folder / REPORT_FILE))
-    for name in configs:
-        path = folder / REPORTS_DIR / name / REPORT_FILE
-        if path.is_file():
-            found.append((name, path))
-    return found
-
-
-def _report_tables(text: str) -> list[str]:
-    """The Markdown tables of a report (consecutive lines starting with '|')."""
-    tables, current = [], []
-    for line in [*text.splitlines(), ""]:
-        if line.lstrip().startswith("|"):
-            current.append(line.strip())
-        elif current:
-            if len(current) >= 3 and re.fullmatch(r"\|[\s:|-]+\|", current[1]):
-                tables.append("\n".join(current))
-            current = []
-    return tables
-
-
-def _report_heading(text: str, name: str | None) -> str:
-    """The report's title and settings lines (model, method, seeds, epochs, hyper-parameters)."""
-    lines = text.splitlines()
-    title = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("#") else ""
-    title = ": ".join(t for t in (f"`{name}`" if name else "", title) if t) or "Evaluation"
-    settings = [ln for ln in lines if ln.startswith(("Seeds", "Hyper-parameters"))]
-    return "\n".join([f"### {title}", "", *settings]).rstrip()
-
-
-def _read_report(path: Path) -> str:
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise OutputError(f"{path}: unreadable evaluation report ({e})") from e
-
-
-def _reports_section(folder: Path, name: str, default_heading: str) -> str:
-    """DIR/reports/<name> below its own heading (its first line when that is a title)."""
-    path = folder / REPORTS_DIR / name
-    if not path.is_file():
-        return ""
-    text = _read_report(path).strip()
-    title, _, body = text.partition("\n") if text.startswith("#") else ("", "", text)
-    heading = title.lstrip("# ").strip() or default_heading
-    return f"### {heading}\n\n{body.strip()}"
-
-
-def _baselines(folder: Path, configs: list[str]) -> str:
-    """Measured effects, the method matrix and the reports' tables when there are any."""
-    parts = []
-    found = [
-        _reports_section(folder, EFFECTS_FILE, "Measured effects"),
-        _reports_section(folder, MATRIX_FILE, "Every method on every config"),
-    ]
-    found = [f for f in found if f]
-    for name, path in report_paths(folder, configs):
-        text = _read_report(path)
-        tables = _report_tables(text)
-        if tables:
-            parts.append("\n\n".join([_report_heading(text, name), *tables]))
-    if not parts and not found:
-        return ""
-    intro = (
-        "Measured with `texmnist evaluate`, in percent: the mean over seeds with its 95% "
-        "Student-t interval (with one seed, that run's own interval)."
-    )
-    sections = found + ([intro, *parts] if parts else [])
-    return "## Baseline results\n\n" + "\n\n".join(sections)
 
 
 # -- the card ---------------------------------------------------------------------
@@ -410,7 +265,7 @@ def render_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> str:
         ),
         repo_id=repo_id,
         example_config=next((n for n in names if n != "default"), first),
-        baselines=_baselines(folder, names),
+        baselines=baselines(folder, names),
         reproducibility=_reproducibility(meta),
         licence=provenance.license_text(records),
         cite_sources=" and ".join(p.title for p in records),

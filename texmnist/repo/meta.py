@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .errors import OutputError
+from ..errors import OutputError
 
 META_FILE = "texmnist.json"
 META_FORMAT = 2  # 2: per-source provenance and the data version

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import OutputError
+from ..errors import OutputError
 from .meta import read_metadata
 
 CELL = 84  # px per image: 28x28 digits upscaled x3, 56x56 canvases x1.5

@@ -13,10 +13,10 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ..errors import ConfigError
 from . import splits as S
 from .composite import placement_boxes
 from .config import TexturedMNISTConfig
-from .errors import ConfigError
 from .splits import (
     BACKGROUND_ONLY,
     NONE_TEXTURE,

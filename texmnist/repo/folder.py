@@ -29,10 +29,13 @@ import datasets
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from . import __version__, card, preview, provenance
-from .builder import SourceCache, TexturedMNIST, load_inputs, load_sources, one_blas_thread
-from .config import DATA_VERSION, TexturedMNISTConfig, check_name
-from .errors import ConfigError, OutputError
+from .. import __version__
+from ..dataset.builder import TexturedMNIST
+from ..dataset.inputs import Inputs, load_inputs
+from ..errors import ConfigError, OutputError
+from ..generate.config import DATA_VERSION, TexturedMNISTConfig, check_name
+from ..sources import provenance
+from . import card, preview
 from .meta import (
     META_FILE,
     META_FORMAT,
@@ -147,10 +150,10 @@ class BuildResult:
 
 
 def builder_for(
-    config: TexturedMNISTConfig, cache_dir: Path, sources: SourceCache | None = None
+    config: TexturedMNISTConfig, cache_dir: Path, inputs: Inputs | None = None
 ) -> TexturedMNIST:
-    """A builder of `config` (named or customised), sharing `sources` when given."""
-    return TexturedMNIST(cache_dir=str(cache_dir), config=config, sources=sources)
+    """A builder of `config` (named or customised), from `inputs` when given."""
+    return TexturedMNIST(cache_dir=str(cache_dir), config=config, inputs=inputs)
 
 
 def export_split(ds: datasets.Dataset, folder: Path, split: str) -> list[str]:
@@ -200,7 +203,7 @@ def build(
     out: Path,
     *,
     overwrite: bool = False,
-    num_proc: int = 1,
+    num_proc: int | None = None,
     command: str = "",
     write_card: bool = True,
 ) -> BuildResult:
@@ -216,7 +219,7 @@ def build_many(
     out: Path,
     *,
     overwrite: bool = False,
-    num_proc: int = 1,
+    num_proc: int | None = None,
     command: str = "",
     write_card: bool = True,
     progress: bool = True,
@@ -239,11 +242,7 @@ def build_many(
         meta = {"format": META_FORMAT, "configs": {}}
         for name in names:
             meta = check_out(out, name, overwrite) or meta
-        sources = SourceCache()
-        for config in configs:  # every source first: a missing one fails before any decoding
-            load_sources(config, sources, progress=progress)
-        for config in configs:
-            _load(config, sources, num_proc, progress)
+        inputs = load_inputs(configs, progress=progress, num_proc=num_proc)
         staging = out.parent / f".{out.name}{STAGING_TAG}{uuid.uuid4().hex[:8]}"
         try:
             repo = staging / "repo"
@@ -258,7 +257,9 @@ def build_many(
                 for config in stage:
                     stage.set_postfix_str(config.name)
                     results.append(
-                        _build_staged(config, repo, staging, meta, num_proc, command, sources)
+                        _build_staged(
+                            config, repo, staging, meta, num_proc, command, inputs[config.name]
+                        )
                     )
             write_metadata(repo, meta)
             if write_card:
@@ -273,12 +274,6 @@ def build_many(
     return results
 
 
-def _load(config: TexturedMNISTConfig, sources: SourceCache, num_proc: int, progress: bool):
-    """Decode the texture bank (or photos) of `config` into `sources`, unless already there."""
-    with one_blas_thread():
-        return load_inputs(config, progress=progress, num_proc=num_proc, cache=sources)
-
-
 @contextlib.contextmanager
 def datasets_progress(enabled: bool) -> Iterator[None]:
     """`datasets`' per-split bars on or off for a while (the run shows one bar per stage)."""
@@ -290,12 +285,10 @@ def datasets_progress(enabled: bool) -> Iterator[None]:
         (datasets.enable_progress_bars if was else datasets.disable_progress_bars)()
 
 
-def _build_staged(config, repo, staging, meta, num_proc, command, sources) -> BuildResult:
+def _build_staged(config, repo, staging, meta, num_proc, command, inputs) -> BuildResult:
     cdir = config_dir(config.name)
-    builder = builder_for(config, staging / "cache", sources)
-    builder.download_and_prepare(
-        output_dir=str(staging / "arrow"), num_proc=num_proc if num_proc > 1 else None
-    )
+    builder = builder_for(config, staging / "cache", inputs)
+    builder.download_and_prepare(output_dir=str(staging / "arrow"), num_proc=num_proc)
     (repo / cdir).mkdir()
     splits = {}
     for name in builder.plans:

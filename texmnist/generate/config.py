@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import datasets
 
+from ..errors import ConfigError
+from ..sources import DTD_CATEGORIES, check_partition
 from .composite import POSITIONS, check_threshold
-from .errors import ConfigError
-from .sources import DTD_CATEGORIES, check_partition
 from .splits import SPLITS
 
 # The author's mapping: digit d <-> the d-th alphabetically first DTD category

@@ -1,0 +1,7 @@
+"""`python -m texmnist.cli`: the `texmnist` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""`texmnist evaluate`: train over seeds (one config, a sweep or a matrix) and report."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="train models over seeds and report background reliance")
+    p.add_argument("data", help="dataset folder or Hugging Face Hub repo id")
+    p.add_argument("--config", default="default", help="config to train and test on")
+    p.add_argument("--model", default="cnn", help="mlp, cnn or resnet")
+    p.add_argument(
+        "--method", default="erm", help="erm, balanced, groupdro, dfr, jtt, bg-adversarial, rrr"
+    )
+    p.add_argument("--configs", help="matrix: comma-separated configs, or all")
+    p.add_argument("--methods", help="matrix: comma-separated methods, or all")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each")
+    p.add_argument("--out", required=True, type=Path, help="report (or matrix) folder")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, help="default: per method (see report)")
+    p.add_argument("--max-train", type=int, help="train on the first N training examples")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument(
+        "--sweep",
+        choices=("rho", "scale", "position"),
+        help="BG-Gap across the rho configs, or digit scales / positions of `sizes`",
+    )
+    p.add_argument(
+        "--design",
+        choices=("per-level", "pooled"),
+        default="per-level",
+        help="scale/position sweeps: one model per level (default) or one pooled model",
+    )
+    p.add_argument("--saliency-examples", type=int, default=1000, help="per split (0: skip)")
+    p.add_argument("--cache-dir", type=Path, help="keep decoded arrays here (memory-mapped)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    """Evaluate; on failure remove the part of --out that this run created."""
+    created = _first_missing(args.out)
+    try:
+        return _evaluate(args)
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (None: it all exists)."""
+    missing = None
+    for folder in [path.absolute(), *path.absolute().parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _evaluate(args) -> int:
+    from ..evaluate import require
+
+    require("torch")
+    require("matplotlib")
+    from ..evaluate.report import REPORT_FILES, run_report
+    from ..evaluate.sweep import run_sweep
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--seeds: expected comma-separated integers, got {args.seeds!r}"
+        ) from None
+    kwargs = dict(
+        model=args.model, method=args.method, epochs=args.epochs, seeds=seeds,
+        batch_size=args.batch_size, max_train=args.max_train, device=args.device, lr=args.lr,
+        weight_decay=args.weight_decay, cache_dir=args.cache_dir,
+        saliency_examples=args.saliency_examples, progress=not args.no_progress,
+    )  # fmt: skip
+    if args.configs or args.methods:
+        if args.sweep:
+            raise ConfigError("--sweep: not with --configs/--methods (the matrix); use one")
+        from ..evaluate.matrix import MATRIX_FILES, run_matrix
+
+        del kwargs["method"]
+        run_matrix(
+            args.data, args.out, configs=args.configs or args.config,
+            methods=args.methods or args.method, **kwargs,
+        )  # fmt: skip
+        print(f"wrote {', '.join(MATRIX_FILES)} and one report per cell to {args.out}")
+        return 0
+    if args.sweep:
+        run_sweep(args.data, args.sweep, args.out, design=args.design, **kwargs)
+        print(f"wrote the {args.sweep} sweep to {args.out} (sweep.md, sweep.json, sweep.png)")
+        return 0
+    run_report(args.data, args.config, args.out, **kwargs)
+    print(f"wrote {', '.join(REPORT_FILES)} to {args.out}")
+    return 0
