@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from texmnist.metrics import mean_ci_text
+from texmnist.evaluate.metrics import mean_ci_text
 
 COLUMNS = ("acc_test_correlated", "acc_test_random", "acc_no_background", "bg_gap", "bg_flip")
 CF_COLUMNS = ("cf_flip", "cf_consistent", "cf_attraction", "bg_gap", "bg_flip")

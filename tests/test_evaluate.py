@@ -12,9 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-from texmnist.arrays import load_arrays  # noqa: E402
 from texmnist.cli import main  # noqa: E402
-from texmnist.config import named_config  # noqa: E402
 from texmnist.errors import ConfigError  # noqa: E402
 from texmnist.evaluate import (  # noqa: E402
     EvaluateError,
@@ -24,6 +22,7 @@ from texmnist.evaluate import (  # noqa: E402
     require,
     train_model,
 )
+from texmnist.evaluate.data import deterministic  # noqa: E402
 from texmnist.evaluate.report import run_report  # noqa: E402
 from texmnist.evaluate.saliency import (  # noqa: E402
     background_share,
@@ -31,8 +30,9 @@ from texmnist.evaluate.saliency import (  # noqa: E402
     topk_iou,
 )
 from texmnist.evaluate.sweep import run_sweep  # noqa: E402
-from texmnist.evaluate.train import deterministic  # noqa: E402
-from texmnist.folder import build  # noqa: E402
+from texmnist.generate.config import named_config  # noqa: E402
+from texmnist.repo.arrays import load_arrays  # noqa: E402
+from texmnist.repo.folder import build  # noqa: E402
 
 SPLITS = ("train", "test_correlated", "test_random", "test_no_background")
 
@@ -314,7 +314,8 @@ def test_dfr_uses_the_validation_split(fake_sources, tmp_path):
 
 def test_core_modules_do_not_import_torch():
     code = (
-        "import sys, texmnist.cli, texmnist.arrays, texmnist.metrics, texmnist.evaluate;"
+        "import sys, texmnist.cli, texmnist.repo.arrays, texmnist.evaluate.metrics;"
+        "import texmnist.evaluate;"
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

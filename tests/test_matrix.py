@@ -9,16 +9,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-from texmnist import card as cardmod  # noqa: E402
 from texmnist.cli import main  # noqa: E402
-from texmnist.config import named_config  # noqa: E402
 from texmnist.errors import ConfigError  # noqa: E402
 from texmnist.evaluate import EvaluateError  # noqa: E402
 from texmnist.evaluate import matrix as matrixmod  # noqa: E402
 from texmnist.evaluate.train import METHODS  # noqa: E402
-from texmnist.folder import build  # noqa: E402
-from texmnist.meta import META_FILE  # noqa: E402
+from texmnist.generate.config import named_config  # noqa: E402
+from texmnist.repo import card as cardmod  # noqa: E402
 from texmnist.repo.baselines import REPORTS_DIR  # noqa: E402
+from texmnist.repo.folder import build  # noqa: E402
+from texmnist.repo.meta import META_FILE  # noqa: E402
 
 CONFIGS = ("default", "uncorrelated")
 QUICK = ["--epochs", "1", "--seeds", "0", "--model", "mlp", "--saliency-examples", "4"]

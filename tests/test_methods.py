@@ -12,16 +12,13 @@ torch = pytest.importorskip("torch")
 from test_evaluate import _synthetic  # noqa: E402  (the planted-shortcut data)
 
 from texmnist.evaluate import EvaluateError, build_model, evaluate_model, train_model  # noqa: E402
-from texmnist.evaluate.train import (  # noqa: E402
-    GradReverse,
-    TrainSettings,
-    dann_ramp,
-    deterministic,
-    held_out_split,
-    jtt_repeats,
-    predict,
-    rrr_penalty,
-)
+from texmnist.evaluate import jtt as jtt_mod  # noqa: E402
+from texmnist.evaluate.adversary import GradReverse, dann_ramp  # noqa: E402
+from texmnist.evaluate.data import deterministic, held_out_split  # noqa: E402
+from texmnist.evaluate.jtt import jtt_repeats  # noqa: E402
+from texmnist.evaluate.predict import predict  # noqa: E402
+from texmnist.evaluate.rrr import rrr_penalty  # noqa: E402
+from texmnist.evaluate.settings import TrainSettings  # noqa: E402
 
 NEW_METHODS = ("jtt", "bg-adversarial", "rrr")
 
@@ -72,16 +69,14 @@ def test_jtt_error_set_is_that_of_an_erm_model_trained_t_epochs():
 
 def test_jtt_retrains_on_the_upweighted_list(monkeypatch):
     """The second stage trains on the error set repeated `upweight` times, not on plain ERM."""
-    import texmnist.evaluate.train as train_mod
-
     seen = []
-    real_fit = train_mod._fit
+    real_fit = jtt_mod.fit
 
     def spy(model, data, s, device, **kw):
         seen.append(kw.get("repeats"))
         return real_fit(model, data, s, device, **kw)
 
-    monkeypatch.setattr(train_mod, "_fit", spy)
+    monkeypatch.setattr(jtt_mod, "fit", spy)
     train = _synthetic("correlated", 200, seed=5)
     train["image"][::7] = _synthetic("random", 200, seed=6)["image"][::7]
     _, log = _train(train, "jtt", jtt_epochs_grid=(1,), jtt_upweight_grid=(5,))

@@ -1,21 +1,15 @@
-"""Tests of texmnist.metrics on hand-made cases whose answers are computed by hand."""
+"""Tests of texmnist.evaluate.metrics on hand-made cases whose answers are computed by hand."""
 
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 
-from texmnist.metrics import (
-    bootstrap_diff_interval,
+from texmnist.evaluate.metrics import (
     evaluate,
     evaluate_split,
-    format_table,
-    summarize_seeds,
-    t_interval,
-    t_quantile,
     wilson_interval,
 )
 
@@ -82,95 +76,6 @@ def random_benchmark(n: int, seed: int = 0) -> tuple[dict, dict]:
         "test_background_only": labels,
     }
     return preds, data
-
-
-# ---------------------------------------------------------------------------
-# Wilson
-
-
-def test_wilson_known_value():
-    lo, hi = wilson_interval(8, 10)
-    assert round(lo, 4) == 0.4902
-    assert round(hi, 4) == 0.9433
-
-
-def test_wilson_extremes():
-    # k = 0: lower bound 0, upper bound z^2 / (n + z^2).
-    assert wilson_interval(0, 10) == (0.0, pytest.approx(Z**2 / (10 + Z**2)))
-    assert wilson_interval(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
-    # k = n mirrors k = 0.
-    lo, hi = wilson_interval(10, 10)
-    assert hi == 1.0
-    assert lo == pytest.approx(1 - Z**2 / (10 + Z**2))
-
-
-def test_wilson_empty_and_invalid():
-    lo, hi = wilson_interval(0, 0)
-    assert math.isnan(lo) and math.isnan(hi)
-    with pytest.raises(ValueError, match="k <= n"):
-        wilson_interval(11, 10)
-    with pytest.raises(ValueError, match="k <= n"):
-        wilson_interval(-1, 10)
-
-
-def test_wilson_bounds_bracket_the_estimate():
-    for n in range(1, 120):
-        for k in range(n + 1):
-            lo, hi = wilson_interval(k, n)
-            assert 0.0 <= lo <= k / n <= hi <= 1.0
-
-
-def test_wilson_narrows_with_n():
-    small = wilson_interval(5, 10)
-    big = wilson_interval(500, 1000)
-    assert big[1] - big[0] < (small[1] - small[0]) / 5
-
-
-# ---------------------------------------------------------------------------
-# Bootstrap
-
-
-def test_bootstrap_deterministic_given_seed():
-    rng = np.random.default_rng(3)
-    a, b = rng.random(300) < 0.7, rng.random(300) < 0.5
-    for paired in (True, False):
-        first = bootstrap_diff_interval(a, b, paired=paired, seed=7)
-        assert bootstrap_diff_interval(a, b, paired=paired, seed=7) == first
-        assert bootstrap_diff_interval(a, b, paired=paired, seed=8) != first
-
-
-def test_bootstrap_matches_naive_index_resampling():
-    rng = np.random.default_rng(5)
-    n, n_boot = 200, 20000
-    a = rng.random(n) < 0.75
-    b = np.where(rng.random(n) < 0.6, a, rng.random(n) < 0.5)  # correlated with a
-    idx = rng.integers(0, n, size=(n_boot, n))
-    naive_paired = np.quantile(a[idx].mean(1) - b[idx].mean(1), [0.025, 0.975])
-    idx2 = rng.integers(0, n, size=(n_boot, n))
-    naive_unpaired = np.quantile(a[idx].mean(1) - b[idx2].mean(1), [0.025, 0.975])
-    paired = bootstrap_diff_interval(a, b, paired=True, n_boot=n_boot)
-    unpaired = bootstrap_diff_interval(a, b, paired=False, n_boot=n_boot)
-    assert paired == pytest.approx(tuple(naive_paired), abs=0.01)
-    assert unpaired == pytest.approx(tuple(naive_unpaired), abs=0.01)
-    # Pairing removes the shared per-digit variation, so its interval is narrower here.
-    assert paired[1] - paired[0] < unpaired[1] - unpaired[0]
-
-
-def test_bootstrap_identical_pairs_give_zero_width():
-    a = np.array([True, False, True, True, False])
-    assert bootstrap_diff_interval(a, a.copy(), paired=True) == (0.0, 0.0)
-
-
-def test_bootstrap_invalid_inputs():
-    a = np.array([True, False])
-    with pytest.raises(ValueError, match="differ in length"):
-        bootstrap_diff_interval(a, np.array([True]), paired=True)
-    with pytest.raises(ValueError, match="0/1"):
-        bootstrap_diff_interval(np.array([0.5, 1.0]), a, paired=True)
-    with pytest.raises(ValueError, match="n_boot"):
-        bootstrap_diff_interval(a, a, paired=True, n_boot=0)
-    lo, hi = bootstrap_diff_interval(np.array([], dtype=bool), a, paired=False)
-    assert math.isnan(lo) and math.isnan(hi)
 
 
 # ---------------------------------------------------------------------------
@@ -423,88 +328,6 @@ def test_evaluate_validation():
         evaluate({"test_random": np.array([0, 1, 2])}, data)
 
 
-# ---------------------------------------------------------------------------
-# Seeds and table
-
-
-def _run(value: float, ci: list[float] | None = None) -> dict:
-    return {
-        "acc_test_random": {"value": value, "n": 10, "ci": ci or [value - 0.1, value + 0.1]},
-        "groups": {"y=0,t=1": {"value": value, "n": 10, "ci": [0.0, 1.0]}},
-    }
-
-
-def test_summarize_seeds_by_hand():
-    runs = [_run(0.5), _run(0.7), _run(0.9)]
-    runs[0]["bg_gap"] = {"value": 0.1, "n": 4, "ci": [0.0, 0.2]}  # not in every run
-    summary = summarize_seeds(runs)
-    assert set(summary) == {"acc_test_random"}
-    s = summary["acc_test_random"]
-    assert s["mean"] == pytest.approx(0.7)
-    assert s["std"] == pytest.approx(0.2)  # sqrt(((-.2)^2 + 0 + .2^2) / 2)
-    assert s["n_seeds"] == 3
-    assert s["values"] == [0.5, 0.7, 0.9]
-    assert s["ci_first_run"] == pytest.approx([0.4, 0.6])
-    # t(0.975, 2) = 4.302653 (tables); half width 4.302653 * 0.2 / sqrt(3)
-    assert s["ci"] == pytest.approx([0.7 - 0.496828, 0.7 + 0.496828], abs=1e-6)
-    assert s["ci_kind"] == "t over seeds"
-
-
-@pytest.mark.parametrize(
-    "df, q975",  # Student-t table values
-    [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (9, 2.2622), (29, 2.0452), (200, 1.9719)],
-)
-def test_t_quantile_matches_tables(df, q975):
-    assert t_quantile(0.975, df) == pytest.approx(q975, abs=1e-4)
-
-
-def test_t_interval_covers_mean_and_shrinks_with_seeds():
-    lo, hi = t_interval([1.0, 2.0, 3.0, 4.0])  # mean 2.5, s = 1.290994, t(3) = 3.182446
-    assert (lo, hi) == pytest.approx((2.5 - 2.054, 2.5 + 2.054), abs=1e-3)
-    assert t_interval([2.0, 2.0]) == (2.0, 2.0)
-    with pytest.raises(ValueError, match="at least 2"):
-        t_interval([1.0])
-
-
-def test_summarize_single_run_and_empty():
-    s = summarize_seeds([_run(0.25)])["acc_test_random"]
-    assert s["std"] == 0.0
-    assert s["mean"] == 0.25
-    assert s["ci"] == pytest.approx([0.15, 0.35])  # one seed: the run's own interval
-    assert s["ci_kind"] == "one run"
-    with pytest.raises(ValueError, match="empty"):
-        summarize_seeds([])
-
-
-def test_format_table_exact():
-    summary = summarize_seeds([_run(0.5, [0.4, 0.6]), _run(0.7)])
-    summary["bg_gap"] = {
-        "mean": -0.0001,
-        "std": 0.01234,
-        "n_seeds": 2,
-        "values": [0.0, 0.0],
-        "ci": None,
-    }
-    table = format_table(summary, keys=("acc_test_random", "acc_avg", "bg_gap"))
-    # [0.5, 0.7]: mean 0.6, s = 0.141421, t(0.975, 1) = 12.7062: half width 1.27062
-    assert table == (
-        "| metric | mean [95% CI] (%) | std (%) | seeds |\n"
-        "| --- | --- | --- | --- |\n"
-        "| acc_test_random | 60.0 [-67.1, 187.1] | 14.1 | 2 |\n"
-        "| bg_gap | 0.0 | 1.2 | 2 |\n"
-    )
-
-
-def test_format_table_from_real_evaluation():
-    preds, data = random_benchmark(200)
-    summary = summarize_seeds([evaluate(preds, data, seed=s) for s in range(2)])
-    table = format_table(summary)
-    lines = table.splitlines()
-    assert lines[2].startswith("| acc_test_correlated |")
-    assert len(lines) == 2 + 9  # every default key but the cf_ ones is in this benchmark
-    assert table == format_table(summary)
-
-
 def test_whole_split_arrays_are_accepted():
     """The arrays of `to_numpy` (images, masks, boxes) can be passed as they are."""
     data = {
@@ -549,74 +372,3 @@ def test_bg_flip_absent_when_digits_are_not_paired():
         "test_correlated": meta, "test_random": {**meta, "texture": (labels + 1) % 10},
     })  # fmt: skip
     assert "bg_flip" not in out and out["bg_gap"]["paired"] is False
-
-
-def _factorial(labels: np.ndarray, rng=None):
-    n = len(labels)
-    index, texture = np.repeat(np.arange(n), 10), np.tile(np.arange(10), n)
-    order = rng.permutation(10 * n) if rng is not None else np.arange(10 * n)
-    meta = {"label": np.repeat(labels, 10)[order], "texture": texture[order],
-            "mnist_index": index[order]}  # fmt: skip
-    return meta
-
-
-def test_counterfactual_planted_shortcut_attracts_fully_and_digit_model_not_at_all():
-    rng = np.random.default_rng(3)
-    meta = _factorial(rng.integers(0, 10, 200), rng)
-    shortcut = evaluate({"test_counterfactual": meta["texture"]}, {"test_counterfactual": meta})
-    assert shortcut["cf_attraction"]["value"] == 1.0
-    assert shortcut["cf_flip"]["value"] == 1.0 and shortcut["cf_consistent"]["value"] == 0.0
-    matrix = np.array(shortcut["cf_attraction"]["matrix"], dtype=float)
-    assert np.all(np.isnan(np.diag(matrix)))
-    assert np.all(matrix[~np.eye(10, dtype=bool)] == 1.0)
-    digit = evaluate({"test_counterfactual": meta["label"]}, {"test_counterfactual": meta})
-    assert digit["cf_attraction"]["value"] == 0.0 and digit["cf_flip"]["value"] == 0.0
-    assert digit["cf_consistent"]["value"] == 1.0
-    assert all(digit[f"cf_acc_bg_{c}"]["value"] == 1.0 for c in range(10))
-
-
-def test_counterfactual_metrics_by_hand():
-    # two digits, labels 0 and 1. Digit 0: background 5 pulls it to 5, background 7 to 3.
-    # Digit 1: predicted 2 on its own background, 1 on background 0, else 2.
-    meta = _factorial(np.array([0, 1]))
-    pred = np.zeros(20, dtype=np.int64)
-    pred[5], pred[7] = 5, 3
-    pred[10:] = 2
-    pred[10] = 1
-    out = evaluate({"test_counterfactual": pred}, {"test_counterfactual": meta})
-    # digit 0: 2 of 9 foreign backgrounds change its prediction; digit 1: 1 of 9 (background 0)
-    assert out["cf_flip"]["value"] == pytest.approx((2 / 9 + 1 / 9) / 2)
-    assert out["cf_consistent"]["value"] == 0.0
-    m = out["cf_attraction"]["matrix"]
-    assert m[0][5] == 1.0 and m[0][7] == 0.0 and m[0][3] == 0.0
-    assert m[1][2] == 1.0 and m[1][0] == 0.0  # background 2 "pulls" digit 1 to 2
-    assert m[2] == [None] * 10  # no digit labelled 2
-    # column means over the two labels present: background 2 -> (0 + 1) / 2, 5 -> (1 + 0) / 2
-    assert out["cf_attraction"]["by_background"][2] == 0.5
-    assert out["cf_attraction"]["by_background"][5] == 0.5
-    assert out["cf_attraction"]["value"] == pytest.approx(2 / 18)
-    assert out["cf_attraction"]["most_attractive"] == 2  # ties: the first category
-    assert out["cf_acc_bg_0"]["value"] == 1.0 and out["cf_acc_bg_5"]["value"] == 0.0
-
-
-def test_counterfactual_needs_every_category_once_per_digit():
-    meta = _factorial(np.array([0, 1]))
-    meta["texture"] = meta["texture"].copy()
-    meta["texture"][3] = 4  # digit 0 now has category 4 twice and 3 never
-    with pytest.raises(ValueError, match="once on each of the 10 texture categories"):
-        evaluate({"test_counterfactual": meta["label"]}, {"test_counterfactual": meta})
-
-
-def test_mean_entry_by_hand():
-    """Per-item means (cf_flip) carry n and a normal interval; an empty set says n = 0."""
-    from texmnist.metrics import _mean_entry
-
-    empty = _mean_entry(np.array([]))
-    assert set(empty) == {"value", "n", "ci"} and empty["n"] == 0
-    assert math.isnan(empty["value"]) and all(math.isnan(x) for x in empty["ci"])
-    got = _mean_entry(np.array([0.2, 0.4]))
-    half = 1.959964 * math.sqrt(0.02) / math.sqrt(2)  # sample sd of (0.2, 0.4) is sqrt(0.02)
-    assert got["n"] == 2 and got["value"] == pytest.approx(0.3)
-    assert got["ci"] == pytest.approx([0.3 - half, 0.3 + half], abs=1e-6)
-    assert _mean_entry(np.array([1.0])) == {"value": 1.0, "n": 1, "ci": [1.0, 1.0]}
-    assert _mean_entry(np.array([0.0, 1.0]))["ci"] == [0.0, 1.0]  # clipped to [0, 1]

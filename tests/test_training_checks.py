@@ -13,24 +13,23 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
-import texmnist.evaluate.train as train_mod  # noqa: E402
+import texmnist.evaluate.loop as loop_mod  # noqa: E402
 from texmnist.evaluate import EvaluateError, build_model  # noqa: E402
-from texmnist.evaluate.models import cam_layer, last_linear  # noqa: E402
-from texmnist.evaluate.saliency import input_gradients, saliency_maps  # noqa: E402
-from texmnist.evaluate.train import (  # noqa: E402
-    TrainSettings,
-    _balanced_index,
-    _group_dro_loss,
-    _worst_group_acc,
+from texmnist.evaluate.data import (  # noqa: E402
     deterministic,
     group_ids,
     held_out_split,
     image_tensor,
-    predict,
-    refit_last_layer,
-    train_model,
+    worst_group_acc,
 )
-from texmnist.splits import NONE_TEXTURE  # noqa: E402
+from texmnist.evaluate.dfr import balanced_index, refit_last_layer  # noqa: E402
+from texmnist.evaluate.groups import group_dro_loss  # noqa: E402
+from texmnist.evaluate.models import cam_layer, last_linear  # noqa: E402
+from texmnist.evaluate.predict import predict  # noqa: E402
+from texmnist.evaluate.saliency import input_gradients, saliency_maps  # noqa: E402
+from texmnist.evaluate.settings import TrainSettings  # noqa: E402
+from texmnist.evaluate.train import train_model  # noqa: E402
+from texmnist.generate.splits import NONE_TEXTURE  # noqa: E402
 
 # -- GroupDRO ----------------------------------------------------------------------------
 
@@ -40,7 +39,7 @@ def test_group_dro_step_by_hand():
     per_example = torch.tensor([0.5, 1.5, 3.0], dtype=torch.float64, requires_grad=True)
     groups = torch.tensor([0, 0, 1])
     q = torch.tensor([0.25, 0.25, 0.5], dtype=torch.float64)
-    loss, q_new = _group_dro_loss(per_example, groups, q, eta=0.5)
+    loss, q_new = group_dro_loss(per_example, groups, q, eta=0.5)
     raw = np.array([0.25 * math.exp(0.5 * 1.0), 0.25 * math.exp(0.5 * 3.0), 0.5])
     expected_q = raw / raw.sum()
     assert np.allclose(q_new.numpy(), expected_q, rtol=1e-12)
@@ -73,11 +72,11 @@ def test_group_dro_training_moves_weight_to_the_worst_group(monkeypatch):
     seen = []
 
     def spy(per_example, groups, q, eta):
-        loss, q_new = _group_dro_loss(per_example, groups, q, eta)
+        loss, q_new = group_dro_loss(per_example, groups, q, eta)
         seen.append(q_new.detach().clone())
         return loss, q_new
 
-    monkeypatch.setattr(train_mod, "_group_dro_loss", spy)
+    monkeypatch.setattr(loop_mod, "group_dro_loss", spy)
     data = _two_groups()
     train_model(_linear(), data, method="groupdro", epochs=5, batch_size=8, lr=0.05,
                 groupdro_eta=0.5, progress=False)  # fmt: skip
@@ -93,7 +92,7 @@ def test_other_methods_do_not_take_the_group_dro_step(monkeypatch):
     def refuse(*args):
         raise AssertionError("GroupDRO step outside groupdro")
 
-    monkeypatch.setattr(train_mod, "_group_dro_loss", refuse)
+    monkeypatch.setattr(loop_mod, "group_dro_loss", refuse)
     for method in ("erm", "balanced"):
         log = train_model(_linear(), _two_groups(), method=method, epochs=1, progress=False)
         assert len(log["epoch_loss"]) == 1 and log["train_examples"] == 48
@@ -109,7 +108,7 @@ def test_balanced_sampling_draws_groups_equally(monkeypatch):
         drawn.append(out)
         return out
 
-    monkeypatch.setattr(train_mod.torch, "multinomial", spy)
+    monkeypatch.setattr(loop_mod.torch, "multinomial", spy)
     train_model(_linear(), _two_groups(), method="balanced", epochs=40, progress=False)
     minor = (torch.cat(drawn) >= 40).double().mean().item()
     n = 40 * 48
@@ -217,14 +216,14 @@ def test_dfr_holds_out_a_share_of_train_without_validation():
 
 def test_balanced_index_and_worst_group_accuracy_by_hand():
     groups = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
-    idx = _balanced_index(groups, np.random.default_rng(0))
+    idx = balanced_index(groups, np.random.default_rng(0))
     assert np.bincount(groups[idx]).tolist() == [2, 2, 2]
     assert np.all(np.diff(idx) > 0)
     pred = np.array([1, 1, 0, 1, 0, 1, 1, 1, 1])
     labels = np.ones(9, int)
     # group 0: 2/3, group 1: 1/2, group 2: 4/4
-    assert _worst_group_acc(pred, labels, groups) == 0.5
-    assert _worst_group_acc(pred[:0], labels[:0], groups[:0]) == 0.0
+    assert worst_group_acc(pred, labels, groups) == 0.5
+    assert worst_group_acc(pred[:0], labels[:0], groups[:0]) == 0.0
 
 
 # -- helpers -----------------------------------------------------------------------------

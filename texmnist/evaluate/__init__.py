@@ -4,7 +4,7 @@ Importing this package does not import torch; the names below load their module 
 use, so ``texmnist evaluate`` can say how to install torch instead of failing on import.
 
     from texmnist.evaluate import build_model, train_model, evaluate_model
-    from texmnist.arrays import load_arrays
+    from texmnist.repo.arrays import load_arrays
 
     data = {s: load_arrays("DIR", "default", s) for s in ("train", "test_random", ...)}
     model = build_model("cnn", in_channels=1, size=28)
@@ -17,29 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..errors import TexmnistError
+from .errors import INSTALL_HINT, EvaluateError, MissingDependencyError, require
 from .metrics import evaluate, evaluate_split, summarize_seeds  # the metrics API, no torch
-
-INSTALL_HINT = 'pip install "textured-mnist[eval]"'
-
-
-class EvaluateError(TexmnistError):
-    """Training or evaluation cannot run as asked (bad option, missing dependency, ...)."""
-
-
-class MissingDependencyError(EvaluateError, ImportError):
-    """torch or matplotlib is not installed."""
-
-
-def require(module: str) -> None:
-    """Import `module` or raise MissingDependencyError naming the install command."""
-    try:
-        importlib.import_module(module)
-    except ImportError as e:
-        raise MissingDependencyError(
-            f"{module} is not installed; evaluation needs it: {INSTALL_HINT}"
-        ) from e
-
 
 _LAZY = {
     "build_model": "models",
@@ -47,8 +26,8 @@ _LAZY = {
     "train_model": "train",
     "TrainSettings": "train",
     "METHODS": "train",
-    "predict": "train",
-    "evaluate_model": "train",
+    "predict": "predict",
+    "evaluate_model": "predict",
     "saliency_metrics": "saliency",
     "input_gradients": "saliency",
     "grad_cam": "saliency",
@@ -69,6 +48,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "EvaluateError",
+    "INSTALL_HINT",
     "MissingDependencyError",
     "evaluate",
     "evaluate_split",

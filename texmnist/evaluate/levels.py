@@ -1,6 +1,6 @@
 """Digit size and position of every example, and metrics per level of either.
 
-Pure NumPy over the array dicts of :mod:`texmnist.arrays`. A *level* is one digit scale
+Pure NumPy over the array dicts of :mod:`texmnist.repo.arrays`. A *level* is one digit scale
 (px) or one position (`center`, `corner`); both come from the `scale` and `box` columns
 (or, in `groups`, from the group name such as `CeO-14`).
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
-from ..composite import POSITIONS
+from ..generate.composite import POSITIONS
+from . import metrics
 
 KINDS = ("scale", "position")
 # Metrics reported per level: a level's BG-Gap means little without its object accuracy.

@@ -28,19 +28,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__, metrics
+from .. import __version__
 from ..errors import ConfigError
-from . import EvaluateError, require
-from .report import (
-    _jsonable,
-    _make_dir,
-    _pyplot,
-    _report_dir,
-    available_configs,
-    load_config,
-    run_report,
-)
-from .train import METHODS, TrainSettings
+from . import metrics
+from .errors import EvaluateError, require
+from .load import available_configs, load_config
+from .output import jsonable, make_dir, report_dir
+from .plots import pyplot
+from .report import run_report
+from .settings import METHODS, TrainSettings
 
 MATRIX_FILES = ("matrix.json", "matrix.md", "matrix.png")
 # (summary key, column title): the table's columns, in order.
@@ -115,7 +111,7 @@ def run_matrix(
         raise EvaluateError("--seeds: give at least one seed")
     configs = resolve(configs, available_configs(data), "--configs")
     methods = resolve(methods, METHODS, "--methods")
-    out = _report_dir(out)
+    out = report_dir(out)
     run_args = dict(
         model=model, epochs=epochs, seeds=list(seeds), batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, max_train=max_train, saliency_examples=saliency_examples,
@@ -144,7 +140,7 @@ def run_matrix(
                     weight_decay=weight_decay,
                 ).hyperparameters(),
             }  # fmt: skip
-            settings = _jsonable(settings)
+            settings = jsonable(settings)
             old = previous.get(key)
             if _reusable(old, settings, fingerprint, out / config / method):
                 cells[key] = {**old, "reused": True}
@@ -177,7 +173,7 @@ def _fingerprint(data: str | Path, config: str) -> str | None:
     folder = Path(data)
     if not folder.is_dir():
         return None
-    from ..meta import read_metadata
+    from ..repo.meta import read_metadata
 
     meta = read_metadata(folder)
     entry = (meta or {}).get("configs", {}).get(config) or {}
@@ -211,9 +207,9 @@ def _one_line(error: BaseException) -> str:
 
 def _write_json(path: Path, obj: Any) -> None:
     """Write JSON whole or not at all (a temporary file renamed over the old one)."""
-    _make_dir(path.parent)  # the matrix folder exists once there is a result to record
+    make_dir(path.parent)  # the matrix folder exists once there is a result to record
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + "\n")
+    tmp.write_text(json.dumps(jsonable(obj), indent=2) + "\n")
     os.replace(tmp, path)
 
 
@@ -271,7 +267,7 @@ def matrix_markdown(matrix: Mapping[str, Any]) -> str:
 
 def plot_matrix(matrix: Mapping[str, Any], path: Path) -> None:
     """Per panel (worst group, BG-Gap): configs on x, one dot per method with its interval."""
-    plt = _pyplot()
+    plt = pyplot()
     configs, methods = matrix["configs"], matrix["methods"]
     colours = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS) + 1.6, 3.8))

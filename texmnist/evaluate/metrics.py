@@ -39,108 +39,28 @@ Confidence intervals are 95% by default; accuracies are fractions in [0, 1].
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..generate.splits import NONE_TEXTURE, NUM_CLASSES
+from .counterfactual import COUNTERFACTUAL_SPLIT, counterfactual_metrics
+from .intervals import (
+    bootstrap_diff_interval,
+    entry,
+    t_cdf,
+    t_interval,
+    t_quantile,
+    wilson_interval,
+)
+from .seeds import DEFAULT_TABLE_KEYS, format_table, mean_ci_text, summarize_seeds
 
 TEXTURED_TEST_SPLITS = ("test_correlated", "test_random")
 SPLIT_ALIASES = {
     "test_no_background": "acc_no_background",
     "test_background_only": "acc_background_only",
 }
-COUNTERFACTUAL_SPLIT = "test_counterfactual"
-DEFAULT_TABLE_KEYS = (
-    "acc_test_correlated",
-    "acc_test_random",
-    "acc_avg",
-    "bg_gap",
-    "bg_flip",
-    "bg_follow",
-    "cf_flip",
-    "cf_consistent",
-    "cf_attraction",
-    "acc_no_background",
-    "acc_background_only",
-    "acc_wg",
-)
-_Z95 = 1.959963984540054
-
-
-# ---------------------------------------------------------------------------
-# Intervals
-
-
-def wilson_interval(k: int, n: int, z: float = _Z95) -> tuple[float, float]:
-    """Wilson score interval for ``k`` successes out of ``n``; ``(nan, nan)`` when ``n == 0``."""
-    if n < 0 or k < 0 or k > n:
-        raise ValueError(f"wilson_interval: need 0 <= k <= n, got k={k}, n={n}")
-    if not z > 0:
-        raise ValueError(f"wilson_interval: z must be > 0, got {z}")
-    if n == 0:
-        return (math.nan, math.nan)
-    p = k / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    # The bounds are exactly 0 at k=0 and 1 at k=n; rounding would leave 1e-17-sized residue.
-    lo = 0.0 if k == 0 else max(0.0, centre - half)
-    hi = 1.0 if k == n else min(1.0, centre + half)
-    return (lo, hi)
-
-
-def bootstrap_diff_interval(
-    a: np.ndarray,
-    b: np.ndarray,
-    *,
-    paired: bool,
-    n_boot: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> tuple[float, float]:
-    """Percentile-bootstrap ``(1 - alpha)`` interval for ``mean(a) - mean(b)`` of 0/1 arrays.
-
-    ``paired=True`` resamples items jointly (``a[i]``, ``b[i]`` are the same item); otherwise
-    each array is resampled on its own. Because the values are 0/1, resampling n items with
-    replacement is exactly a multinomial draw over the item kinds (paired: a-b in {+1, -1, 0};
-    unpaired: a binomial per array), so each resample costs O(1) memory instead of O(n).
-    Deterministic given ``seed``; ``(nan, nan)`` when an array is empty.
-    """
-    a = _as_binary("a", a)
-    b = _as_binary("b", b)
-    if n_boot < 1:
-        raise ValueError(f"bootstrap_diff_interval: n_boot must be >= 1, got {n_boot}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"bootstrap_diff_interval: alpha must be in (0, 1), got {alpha}")
-    if paired and a.size != b.size:
-        raise ValueError(
-            f"bootstrap_diff_interval: paired arrays differ in length ({a.size} vs {b.size})"
-        )
-    if a.size == 0 or b.size == 0:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    if paired:
-        n = a.size
-        n_pos = int(np.count_nonzero(a & ~b))
-        n_neg = int(np.count_nonzero(~a & b))
-        pvals = [n_pos / n, n_neg / n, (n - n_pos - n_neg) / n]
-        draws = rng.multinomial(n, pvals, size=n_boot)
-        diffs = (draws[:, 0] - draws[:, 1]) / n
-    else:
-        draws_a = rng.binomial(a.size, a.mean(), size=n_boot) / a.size
-        draws_b = rng.binomial(b.size, b.mean(), size=n_boot) / b.size
-        diffs = draws_a - draws_b
-    lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return (float(lo), float(hi))
-
-
-# ---------------------------------------------------------------------------
-# Per-split evaluation
 
 
 def evaluate_split(
@@ -161,7 +81,7 @@ def evaluate_split(
     where = f"split {split!r}" if split else "evaluate_split"
     y_pred, y_true, meta = _validate_split(where, y_pred, y_true, metadata)
     correct = y_pred == y_true
-    out: dict[str, Any] = {"acc": _entry(int(correct.sum()), correct.size)}
+    out: dict[str, Any] = {"acc": entry(int(correct.sum()), correct.size)}
     by_group = _group_entries(correct, meta["group"]) if "group" in meta else None
     if "texture" in meta:
         out["group_acc"] = _label_texture_entries(correct, y_true, meta["texture"])
@@ -173,10 +93,6 @@ def evaluate_split(
         if worst is not None:
             out["acc_wg"] = worst
     return out
-
-
-# ---------------------------------------------------------------------------
-# Whole-benchmark evaluation
 
 
 def evaluate(
@@ -207,11 +123,11 @@ def evaluate(
     out: dict[str, Any] = {}
     correct = {s: yp == yt for s, (yp, yt, _) in checked.items()}
     for split, c in correct.items():
-        out[f"acc_{split}"] = _entry(int(c.sum()), c.size)
+        out[f"acc_{split}"] = entry(int(c.sum()), c.size)
     textured = [s for s in TEXTURED_TEST_SPLITS if s in checked]
     if textured:
         pooled = np.concatenate([correct[s] for s in textured])
-        out["acc_avg"] = _entry(int(pooled.sum()), pooled.size)
+        out["acc_avg"] = entry(int(pooled.sum()), pooled.size)
     if all(s in checked for s in TEXTURED_TEST_SPLITS):
         c_meta, r_meta = checked["test_correlated"][2], checked["test_random"][2]
         out["bg_gap"] = _bg_gap(
@@ -270,88 +186,7 @@ def _bg_flip(
         return None
     right = c_correct[order[0]]
     flipped = right & ~r_correct[order[1]]
-    return _entry(int(flipped.sum()), int(right.sum()))
-
-
-def counterfactual_metrics(
-    y_pred: np.ndarray, y_true: np.ndarray, meta: Mapping[str, np.ndarray]
-) -> dict[str, Any]:
-    """Metrics of the full factorial: each digit on every one of the ten categories.
-
-    Rows are grouped by ``mnist_index``; each digit must have exactly one row per category
-    (``texture`` 0..9). The prediction on the digit's own category is its reference.
-
-    - ``cf_flip``: per digit, the share of its nine foreign backgrounds whose prediction
-      differs from the reference, averaged over digits; normal 95% interval over digits.
-    - ``cf_consistent``: share of digits predicted the same on all ten backgrounds; Wilson.
-    - ``cf_attraction``: ``matrix[y][c]`` = P(prediction = c | background c, label y), for
-      y != c (diagonal None): how strongly category c pulls predictions to the digit mapped
-      to it. ``value`` is the mean of the 90 off-diagonal cells, ``by_background`` each
-      column's mean, ``most_attractive`` the column with the largest mean; the interval is
-      Wilson over all off-diagonal rows.
-    - ``cf_acc_bg_<c>``: accuracy of the rows on background c; Wilson.
-    """
-    for column in ("texture", "mnist_index"):
-        if column not in meta:
-            raise ValueError(f"split {COUNTERFACTUAL_SPLIT!r}: needs a {column!r} column")
-    texture, index = meta["texture"], meta["mnist_index"]
-    order = np.lexsort((texture, index))
-    n_digits = y_true.size // NUM_CLASSES
-    grid_texture = texture[order].reshape(-1, NUM_CLASSES) if n_digits else texture
-    grid_index = index[order].reshape(-1, NUM_CLASSES) if n_digits else index
-    if (
-        y_true.size % NUM_CLASSES
-        or not np.array_equal(grid_texture, np.tile(np.arange(NUM_CLASSES), (n_digits, 1)))
-        or np.any(grid_index != grid_index[:, :1])
-        or np.unique(grid_index[:, 0]).size != n_digits
-    ):
-        raise ValueError(
-            f"split {COUNTERFACTUAL_SPLIT!r}: every mnist_index must appear once on each of "
-            f"the {NUM_CLASSES} texture categories"
-        )
-    pred = y_pred[order].reshape(n_digits, NUM_CLASSES)
-    label = y_true[order].reshape(n_digits, NUM_CLASSES)[:, 0]
-    rows = np.arange(n_digits)
-    reference = pred[rows, label]
-    foreign = np.ones((n_digits, NUM_CLASSES), dtype=bool)
-    foreign[rows, label] = False
-    changed = (pred != reference[:, None]) & foreign
-    per_digit = changed.sum(1) / (NUM_CLASSES - 1)
-    out: dict[str, Any] = {"cf_flip": _mean_entry(per_digit)}
-    consistent = (pred == pred[:, :1]).all(1)
-    out["cf_consistent"] = _entry(int(consistent.sum()), n_digits)
-    attracted = (pred == np.arange(NUM_CLASSES)[None, :]) & foreign
-    hits = np.zeros((NUM_CLASSES, NUM_CLASSES))
-    counts = np.zeros((NUM_CLASSES, NUM_CLASSES))
-    np.add.at(hits, label, attracted)
-    np.add.at(counts, label, foreign)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        matrix = np.where(counts > 0, hits / counts, np.nan)
-    np.fill_diagonal(matrix, np.nan)
-    with warnings.catch_warnings():  # a column no digit reached is NaN, not an error
-        warnings.simplefilter("ignore", RuntimeWarning)
-        by_background = np.nanmean(matrix, axis=0)
-    attraction = _entry(int(attracted.sum()), int(foreign.sum()))
-    attraction["value"] = float(np.nanmean(matrix)) if np.isfinite(matrix).any() else math.nan
-    attraction["matrix"] = [[None if np.isnan(v) else float(v) for v in r] for r in matrix]
-    attraction["by_background"] = [None if np.isnan(v) else float(v) for v in by_background]
-    finite = np.where(np.isnan(by_background), -np.inf, by_background)
-    attraction["most_attractive"] = int(np.argmax(finite))
-    out["cf_attraction"] = attraction
-    correct = pred == label[:, None]
-    for c in range(NUM_CLASSES):
-        out[f"cf_acc_bg_{c}"] = _entry(int(correct[:, c].sum()), n_digits)
-    return out
-
-
-def _mean_entry(values: np.ndarray) -> dict[str, Any]:
-    """Mean of per-item values with a normal 95% interval over the items."""
-    n = int(values.size)
-    if n == 0:
-        return {"value": math.nan, "n": 0, "ci": [math.nan, math.nan]}
-    m = float(values.mean())
-    half = _Z95 * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
-    return {"value": m, "n": n, "ci": [max(0.0, m - half), min(1.0, m + half)]}
+    return entry(int(flipped.sum()), int(right.sum()))
 
 
 def _pair_order(idx_a: np.ndarray, idx_b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -376,7 +211,7 @@ def _bg_follow(
     # Only conflicting examples say whether the model follows the background or the digit.
     conflict = (texture != NONE_TEXTURE) & (texture != y_true)
     follows = y_pred[conflict] == texture[conflict]
-    return _entry(int(follows.sum()), int(follows.size))
+    return entry(int(follows.sum()), int(follows.size))
 
 
 def _pooled_groups(
@@ -406,159 +241,6 @@ def _pooled_groups(
     return out
 
 
-# ---------------------------------------------------------------------------
-# Across seeds
-
-
-def summarize_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Mean, sample std and a 95% interval of the mean over seeds, per metric entry.
-
-    Every entry present in all runs is summarised (keys in the first run's order):
-    ``mean``, ``std`` (ddof=1; 0 for one run), ``ci`` and ``ci_kind``, ``n_seeds``, ``values``.
-    With two or more seeds ``ci`` is the Student-t interval ``mean ± t(0.975, n-1) std / √n``
-    (``ci_kind`` ``"t over seeds"``): the uncertainty of the mean over training seeds. With one
-    seed it is that run's own interval (``ci_kind`` ``"one run"``: Wilson or bootstrap over
-    examples). ``ci_first_run`` keeps the first run's own interval. ``acc_wg`` is summarised
-    by value even if its worst group differs between seeds.
-    """
-    if not results:
-        raise ValueError("summarize_seeds: results is empty (need at least one run)")
-    summary: dict[str, dict[str, Any]] = {}
-    for key, first in results[0].items():
-        if not all(_is_entry(r.get(key)) for r in results):
-            continue
-        values = [float(r[key]["value"]) for r in results]
-        own = first.get("ci")
-        own = [float(x) for x in own] if own is not None else None
-        if len(values) > 1:
-            ci, kind = list(t_interval(values)), "t over seeds"
-        else:
-            ci, kind = own, "one run"
-        summary[key] = {
-            "mean": float(np.mean(values)),
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-            "ci": ci,
-            "ci_kind": kind,
-            "n_seeds": len(values),
-            "values": values,
-            "ci_first_run": own,
-        }
-    return summary
-
-
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t interval of the mean of ``values`` (n >= 2): mean ± t · s / √n."""
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        raise ValueError(f"t_interval: need at least 2 values, got {x.size}")
-    half = t_quantile(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
-    m = float(x.mean())
-    return (m - float(half), m + float(half))
-
-
-def t_quantile(p: float, df: int) -> float:
-    """Quantile of Student's t with ``df`` degrees of freedom (bisection on the exact CDF)."""
-    if not 0.5 <= p < 1 or df < 1:
-        raise ValueError(f"t_quantile: need 0.5 <= p < 1 and df >= 1, got p={p}, df={df}")
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
-        hi *= 2
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
-        if hi - lo < 1e-12:
-            break
-    return (lo + hi) / 2
-
-
-def t_cdf(t: float, df: int) -> float:
-    """CDF of Student's t: 1 - I_x(df/2, 1/2) / 2 with x = df / (df + t²), for t >= 0."""
-    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
-    return 1.0 - tail if t >= 0 else tail
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta I_x(a, b) by its continued fraction (Lentz's method)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
-        return 1.0 - _betainc(b, a, 1.0 - x)
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-    front = math.exp(log_front + a * math.log(x) + b * math.log1p(-x)) / a
-    tiny = 1e-300
-    f, c, d = 1.0, 1.0, 0.0
-    for i in range(400):
-        m = i // 2
-        if i == 0:
-            num = 1.0
-        elif i % 2 == 0:
-            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
-        else:
-            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
-        d = 1.0 + num * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + num / c
-        c = c if abs(c) > tiny else tiny
-        f *= c * d
-        if abs(1.0 - c * d) < 1e-15:
-            break
-    return front * (f - 1.0)
-
-
-def format_table(
-    summary: Mapping[str, Mapping[str, Any]], keys: Sequence[str] = DEFAULT_TABLE_KEYS
-) -> str:
-    """Markdown table of ``summarize_seeds`` output in percent: mean [95% CI], std, seeds.
-
-    The interval is the t-interval of the mean over seeds (one seed: that run's own).
-    Keys missing from the summary are skipped.
-    """
-    lines = [
-        "| metric | mean [95% CI] (%) | std (%) | seeds |",
-        "| --- | --- | --- | --- |",
-    ]
-    for key in keys:
-        if key not in summary:
-            continue
-        s = summary[key]
-        lines.append(f"| {key} | {mean_ci_text(s)} | {_pct(s['std'])} | {s['n_seeds']} |")
-    return "\n".join(lines) + "\n"
-
-
-def mean_ci_text(s: Mapping[str, Any], scale: float = 100.0) -> str:
-    """``"12.3 [10.1, 14.5]"``: a summary's mean and interval, in percent by default."""
-    ci = s.get("ci")
-    ci_text = f" [{_fmt(ci[0], scale)}, {_fmt(ci[1], scale)}]" if ci is not None else ""
-    return f"{_fmt(s['mean'], scale)}{ci_text}"
-
-
-def _fmt(x: float, scale: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    text = f"{scale * x:.1f}"
-    return "0.0" if text == "-0.0" else text
-
-
-# ---------------------------------------------------------------------------
-# Helpers
-
-
-def _entry(k: int, n: int) -> dict[str, Any]:
-    lo, hi = wilson_interval(k, n)
-    return {"value": k / n if n else math.nan, "n": int(n), "ci": [lo, hi]}
-
-
-def _is_entry(x: Any) -> bool:
-    return isinstance(x, Mapping) and "value" in x
-
-
-def _pct(x: float) -> str:
-    text = f"{100 * x:.1f}"
-    return "0.0" if text == "-0.0" else text
-
-
 def _label_texture_entries(
     correct: np.ndarray, labels: np.ndarray, textures: np.ndarray
 ) -> dict[str, dict[str, Any]]:
@@ -568,7 +250,7 @@ def _label_texture_entries(
     totals = np.bincount(inverse, minlength=uniq.size)
     hits = np.bincount(inverse, weights=correct, minlength=uniq.size)
     return {
-        f"y={int(c) // width},t={int(c) % width}": _entry(int(h), int(t))
+        f"y={int(c) // width},t={int(c) % width}": entry(int(h), int(t))
         for c, h, t in zip(uniq, hits, totals, strict=True)
     }
 
@@ -577,7 +259,7 @@ def _group_entries(correct: np.ndarray, groups: np.ndarray) -> dict[str, dict[st
     uniq, inverse = np.unique(groups, return_inverse=True)
     totals = np.bincount(inverse, minlength=uniq.size)
     hits = np.bincount(inverse, weights=correct, minlength=uniq.size)
-    return {str(g): _entry(int(h), int(t)) for g, h, t in zip(uniq, hits, totals, strict=True)}
+    return {str(g): entry(int(h), int(t)) for g, h, t in zip(uniq, hits, totals, strict=True)}
 
 
 def _worst_group(
@@ -594,17 +276,6 @@ def _worst_group(
         return None
     e = entries[worst_name]
     return {"value": e["value"], "n": e["n"], "ci": list(e["ci"]), "group": worst_name}
-
-
-def _as_binary(name: str, x: np.ndarray) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    if arr.dtype != np.bool_:
-        if arr.size and not np.isin(arr, (0, 1)).all():
-            raise ValueError(f"{name}: expected booleans or 0/1 values")
-        arr = arr.astype(bool)
-    return arr
 
 
 def _as_int_column(where: str, name: str, x: Any, lo: int, hi: int | None) -> np.ndarray:
@@ -666,3 +337,25 @@ def _validate_split(
     if "group" in meta:
         meta["group"] = meta["group"].astype(str)
     return y_pred, y_true, meta
+
+
+__all__ = [
+    "COUNTERFACTUAL_SPLIT",
+    "DEFAULT_TABLE_KEYS",
+    "METADATA_COLUMNS",
+    "NONE_TEXTURE",
+    "NUM_CLASSES",
+    "SPLIT_ALIASES",
+    "TEXTURED_TEST_SPLITS",
+    "bootstrap_diff_interval",
+    "counterfactual_metrics",
+    "evaluate",
+    "evaluate_split",
+    "format_table",
+    "mean_ci_text",
+    "summarize_seeds",
+    "t_cdf",
+    "t_interval",
+    "t_quantile",
+    "wilson_interval",
+]

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import EvaluateError
+
 MODELS = ("mlp", "cnn", "resnet")
 
 
@@ -111,8 +113,6 @@ class ResNet(nn.Module):
 
 def build_model(name: str, in_channels: int, size: int, num_classes: int = 10) -> nn.Module:
     """A fresh model by name (`mlp`, `cnn`, `resnet`); initialised from torch's global RNG."""
-    from . import EvaluateError
-
     if in_channels not in (1, 3):
         raise EvaluateError(f"in_channels: expected 1 or 3, got {in_channels}")
     if name == "mlp":
@@ -132,8 +132,6 @@ def last_linear(model: nn.Module) -> nn.Linear:
             return layer
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
-        from . import EvaluateError
-
         raise EvaluateError(f"{type(model).__name__}: no nn.Linear layer to retrain for DFR")
     return linears[-1]
 

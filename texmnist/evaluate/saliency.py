@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import image_tensor, pick_device, to_float
 from .models import cam_layer
-from .train import image_tensor, pick_device, to_float
 
 SALIENCY_SPLITS = ("test_correlated", "test_random", "test_no_background")
 

@@ -22,20 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import metrics
 from ..errors import ConfigError
-from . import EvaluateError, require
+from . import metrics
+from .errors import EvaluateError, require
 from .levels import levels, select_level
-from .report import (
-    _jsonable,
-    _make_dir,
-    _pyplot,
-    _report_dir,
-    available_configs,
-    load_config,
-    run_report,
-    versions,
-)
+from .load import available_configs, load_config
+from .output import jsonable, make_dir, report_dir, versions
+from .plots import pyplot
+from .report import run_report
 
 RHO_CONFIGS = {"default": 1.0, "rho-0.99": 0.99, "rho-0.9": 0.9, "uncorrelated": 0.1}
 LEVEL_CONFIG = "sizes"
@@ -74,7 +68,7 @@ def run_sweep(
             f"--sweep {kind}: {data} has no {LEVEL_CONFIG!r} config; build it with "
             f"`texmnist build --config {LEVEL_CONFIG}`"
         )
-    out = _report_dir(out)
+    out = report_dir(out)
     if kind == "rho":
         points = [
             _point(RHO_CONFIGS[c], c, run_report(data, c, out / c, **kwargs)["summary"], design)
@@ -89,8 +83,8 @@ def run_sweep(
         "points": points,
         "versions": versions(),
     }
-    _make_dir(out)  # only now: a sweep that fails earlier leaves no folder behind
-    (out / "sweep.json").write_text(json.dumps(_jsonable(result), indent=2) + "\n")
+    make_dir(out)  # only now: a sweep that fails earlier leaves no folder behind
+    (out / "sweep.json").write_text(json.dumps(jsonable(result), indent=2) + "\n")
     (out / "sweep.md").write_text(sweep_markdown(result))
     plot_sweep(result, out / "sweep.png")
     return result
@@ -148,7 +142,7 @@ def sweep_markdown(result: dict) -> str:
 
 def plot_sweep(result: dict, path: Path) -> None:
     """BG-Gap (and bg_flip) per point with 95% intervals over seeds; flagged points hollow."""
-    plt = _pyplot()
+    plt = pyplot()
     points = [p for p in result["points"] if p["bg_gap"]]
     kind = result["sweep"]
     labels = [str(p["x"]) for p in points]

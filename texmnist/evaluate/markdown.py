@@ -1,0 +1,141 @@
+"""report.md: the tables of a report and a reading generated from its numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from . import metrics
+from .levels import LEVEL_METRICS
+from .saliency import SALIENCY_SPLITS
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    s, hp, d = report["settings"], report["hyperparameters"], report["data"]
+    summary = report["summary"]
+    lines = [
+        f"# Textured MNIST evaluation: `{d['config']}`, {s['model']} / {s['method']}",
+        "",
+        f"Data `{d['data']}` config `{d['config']}`"
+        + (f", fingerprint `{d['fingerprint'][:16]}…`" if d.get("fingerprint") else "")
+        + ". Splits: " + ", ".join(f"{k} {v:,}" for k, v in d["splits"].items()) + ".",
+        f"Seeds {', '.join(map(str, s['seeds']))}; {s['epochs']} epochs; device {s['device']}.",
+        "",
+        "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hp.items()) + ".",
+        "",
+        "## Metrics (mean [95% t-interval over seeds]; one seed: its own interval)",
+        "",
+        metrics.format_table(summary),
+    ]  # fmt: skip
+    for kind, title in (("scale", "digit scale (px)"), ("position", "digit position")):
+        keys = level_keys(summary, kind)
+        if keys:
+            lines += [f"## Per {title}", "", metrics.format_table(summary, keys)]
+    if "cf_attraction" in summary:
+        cf_keys = [f"cf_acc_bg_{c}" for c in range(metrics.NUM_CLASSES)]
+        lines += [
+            "## Counterfactual backgrounds (`test_counterfactual`)",
+            "",
+            "Every digit on a photo of each of the ten categories. `cf_flip`: share of the nine "
+            "foreign backgrounds that change the digit's prediction; `cf_consistent`: share of "
+            "digits predicted alike on all ten; `cf_attraction`: mean over label ≠ category of "
+            "P(prediction = the category's digit). `attraction.png` draws the matrix; "
+            f"most attractive category (first seed): {_most_attractive(report)}. "
+            "Accuracy per background category:",
+            "",
+            metrics.format_table(summary, [k for k in cf_keys if k in summary]),
+        ]
+    sal_keys = [f"{kind}_{m}_{split}" for kind in ("grad", "cam") for m in ("bg", "iou")
+                for split in SALIENCY_SPLITS]  # fmt: skip
+    sal_keys = [k for k in sal_keys if k in summary]
+    if sal_keys:
+        lines += [
+            f"## Saliency vs. the digit mask (first {s['saliency_examples']} examples per split)",
+            "",
+            "`grad` = input-gradient saliency, `cam` = Grad-CAM; `bg` = share of saliency mass "
+            "on the background, `iou` = IoU of the top-k salient pixels (k = mask area) with "
+            "the mask. Intervals as above (t over seeds; one seed: normal over examples).",
+            "",
+            metrics.format_table(summary, sal_keys),
+        ]
+    lines += ["## Reading", "", reading(report), ""]
+    return "\n".join(lines)
+
+
+def _most_attractive(report: Mapping[str, Any]) -> int:
+    return report["runs"][0]["cf_attraction"]["most_attractive"]
+
+
+def level_keys(summary: Mapping[str, Any], kind: str) -> list[str]:
+    """The summary's per-level keys of one kind (`bg_gap_scale_14`, ...), levels in order."""
+    found = {}
+    for key in summary:
+        for name in LEVEL_METRICS:
+            prefix = f"{name}_{kind}_"
+            if key.startswith(prefix):
+                level = key[len(prefix) :]
+                found[(int(level) if level.isdigit() else level, LEVEL_METRICS.index(name))] = key
+    return [found[k] for k in sorted(found)]  # one kind: its levels are all ints or all names
+
+
+def reading(report: Mapping[str, Any]) -> str:
+    """A one-paragraph interpretation generated from the numbers."""
+    summary, s = report["summary"], report["settings"]
+
+    def mean(key: str) -> float:
+        return summary[key]["mean"] if key in summary else math.nan
+
+    parts = [
+        f"The {s['model']} trained with {s['method']} scores {_pct(mean('acc_test_correlated'))} "
+        f"when the background agrees with the digit and {_pct(mean('acc_test_random'))} when it "
+        f"conflicts."
+    ]
+    if "bg_gap" in summary:
+        gap = summary["bg_gap"]
+        lo, hi = gap["ci"] or (math.nan, math.nan)
+        covers = lo <= 0 <= hi
+        verdict = (
+            "its interval covers 0, so no reliance on the background is detectable"
+            if covers
+            else "its interval excludes 0: the model uses the background"
+        )
+        parts.append(
+            f"The BG-Gap is {100 * gap['mean']:.1f} points (95% CI [{100 * lo:.1f}, "
+            f"{100 * hi:.1f}], {gap['ci_kind']}); {verdict}."
+        )
+    if "bg_flip" in summary:
+        parts.append(
+            f"Of the digits it gets right on their own background, {_pct(mean('bg_flip'))} "
+            f"turn wrong on a foreign one."
+        )
+    if "cf_attraction" in summary:
+        parts.append(
+            f"Across all ten backgrounds, {_pct(mean('cf_flip'))} of foreign backgrounds change "
+            f"a digit's prediction, {_pct(mean('cf_consistent'))} of digits are predicted alike "
+            f"on all ten, and a foreign background pulls the prediction to its own digit "
+            f"{_pct(mean('cf_attraction'))} of the time."
+        )
+    if "bg_follow" in summary:
+        parts.append(
+            f"On conflicting examples it predicts the background's digit "
+            f"{_pct(mean('bg_follow'))} of the time (uniform guessing: 10%)."
+        )
+    if "acc_no_background" in summary:
+        parts.append(f"Without background it scores {_pct(mean('acc_no_background'))}")
+        if "acc_background_only" in summary:
+            parts[-1] += f", and from the texture alone {_pct(mean('acc_background_only'))}"
+        parts[-1] += "."
+    if "grad_bg_test_random" in summary:
+        parts.append(
+            f"{_pct(mean('grad_bg_test_random'))} of the input-gradient mass lies on the "
+            f"background in test_random (top-k IoU with the digit "
+            f"{mean('grad_iou_test_random'):.2f})."
+        )
+    if "acc_wg" in summary:
+        parts.append(f"Worst-group accuracy is {_pct(mean('acc_wg'))}.")
+    return " ".join(parts)

@@ -1,0 +1,54 @@
+"""Report folders: checked up front, created only once there is something to write, strict
+JSON, and the versions every report records."""
+
+from __future__ import annotations
+
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import OutputError
+
+
+def versions() -> dict[str, str]:
+    import datasets
+
+    return {
+        "texmnist": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "datasets": datasets.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def report_dir(out: str | Path) -> Path:
+    """`out` checked up front; `make_dir` creates it once there are results to write."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: --out names a file, not a folder")
+    return out
+
+
+def make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot create the report folder ({e.strerror})") from e
+
+
+def jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and math.isnan(x):
+        return None  # strict JSON has no NaN
+    return x
