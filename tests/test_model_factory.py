@@ -3,6 +3,8 @@ kind of bad spec is one line before any training."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,33 @@ def test_resolve_reports_an_import_that_fails_inside_the_module(tmp_path, monkey
         resolve("broken_models_xyz:net")
     with pytest.raises(EvaluateError, match="importing 'raising_models_xyz' failed: no GPU here"):
         resolve("raising_models_xyz:net")
+
+
+def test_evaluate_cli_trains_the_factory_and_reports_it(fake_sources, tmp_path, capsys):
+    from texmnist.cli import main
+    from texmnist.generate.config import named_config
+    from texmnist.repo.folder import build as build_folder
+
+    mnist, dtd = fake_sources
+    repo = tmp_path / "repo"
+    build_folder(named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd)), repo,
+                 write_card=False)  # fmt: skip
+    common = ["--epochs", "1", "--seeds", "0", "--saliency-examples", "0", "--no-progress"]
+    out = tmp_path / "report"
+    assert main(["evaluate", str(repo), "--model", SPEC, "--out", str(out), *common]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["model"] == SPEC
+    assert report["settings"]["parameters"] == parameter_count(tiny(1, 28, 10))
+    text = (out / "report.md").read_text()
+    assert SPEC in text and f"{parameter_count(tiny(1, 28, 10)):,} parameters" in text
+    capsys.readouterr()
+    for spec, expected in (
+        ("tiny", "unknown model 'tiny'; choose one of mlp, cnn, resnet, or give package"),
+        ("no_such_module_xyz:tiny", "module 'no_such_module_xyz' not found"),
+        (f"{__name__}:wrong_classes", "expected [2, 10] logits"),
+    ):
+        bad = tmp_path / "bad" / "report"
+        assert main(["evaluate", str(repo), "--model", spec, "--out", str(bad), *common]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+        assert not (tmp_path / "bad").exists()  # nothing half-written

@@ -38,7 +38,13 @@ _LAZY = {
 }
 
 
+# Names that need no torch (scoring a predictions file), loaded on first use all the same.
+_LAZY_NO_TORCH = {"score": "scoring", "score_runs": "scoring", "run_score": "scoring"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_NO_TORCH:
+        return getattr(importlib.import_module(f".{_LAZY_NO_TORCH[name]}", __name__), name)
     if name in _LAZY:
         require("torch")
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
@@ -55,4 +61,5 @@ __all__ = [
     "require",
     "summarize_seeds",
     *_LAZY,
+    *_LAZY_NO_TORCH,
 ]

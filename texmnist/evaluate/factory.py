@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import first_line
-from . import EvaluateError
+from .errors import EvaluateError
 from .models import MODELS
 
 CHECK_BATCH = 2  # examples in the one batch whose output shape is checked

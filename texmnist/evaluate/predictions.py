@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from ..errors import first_line
 from ..generate.splits import NUM_CLASSES
-from . import EvaluateError
+from .errors import EvaluateError
 
 SCORE_KINDS = ("logit", "prob")
 SCORE_COLUMNS = {kind: [f"{kind}_{c}" for c in range(NUM_CLASSES)] for kind in SCORE_KINDS}

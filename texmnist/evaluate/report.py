@@ -21,6 +21,7 @@ import torch
 from . import metrics
 from .data import deterministic
 from .errors import EvaluateError, require
+from .factory import parameter_count
 from .levels import level_metrics
 from .load import load_config
 from .markdown import report_markdown
@@ -105,6 +106,7 @@ def run_report(
             "batch_size": batch_size, "max_train": max_train, "device": runs[0]["train_log"]
             ["device"], "saliency_examples": saliency_examples,
             "torch_threads": torch.get_num_threads(),
+            "parameters": parameter_count(first_model),
         },
         "hyperparameters": settings.hyperparameters(),
         "versions": versions(),

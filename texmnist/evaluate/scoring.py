@@ -11,6 +11,8 @@ a folder texmnist built is checked against the content fingerprint in its texmni
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,12 @@ import numpy as np
 
 from ..repo.arrays import load_split, split_names, to_numpy
 from ..repo.meta import META_FILE, config_metadata, table_fingerprint
-from . import EvaluateError, metrics
-from .predictions import PredictionsError, align, as_table, parse
+from . import metrics
+from .errors import EvaluateError, require
+from .markdown import report_markdown
+from .output import jsonable, make_dir, report_dir, versions
+from .plots import plot_accuracy, plot_attraction
+from .predictions import PredictionsError, align, as_table, file_sha256, parse
 
 Data = Mapping[str, Mapping[str, np.ndarray]] | str | Path
 
@@ -119,3 +125,45 @@ def score(
             "one run: use score_runs() or `texmnist score` for intervals over seeds"
         )
     return next(iter(runs.values()))
+
+
+def run_score(
+    data: str | Path,
+    config: str,
+    predictions: str | Path,
+    out: str | Path,
+    *,
+    n_boot: int = 2000,
+) -> dict[str, Any]:
+    """Score a predictions file against `config` of `data` and write the report folder:
+    report.json, report.md, accuracy.png and, with test_counterfactual, attraction.png."""
+    require("matplotlib")
+    out = report_dir(out)
+    path = Path(predictions)
+    by_seed, info = score_runs(path, data, config=config, n_boot=n_boot)
+    facts = {"sha256": file_sha256(path), **info.pop("predictions")}
+    runs = [{**result, "seed": seed} for seed, result in by_seed.items()]
+    summary = metrics.summarize_seeds(runs)
+    # The file's name only: its folder is the user's, and reports get shared.
+    name = path.name
+    files = ["report.json", "report.md", "accuracy.png"]
+    if "cf_attraction" in runs[0]:
+        files.append("attraction.png")
+    report = {
+        "data": info,
+        "predictions": {"file": name, **facts},
+        "settings": {"model": f"predictions `{name}`", "seeds": [r["seed"] for r in runs]},
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "summary": summary,
+        "runs": runs,
+        "files": files,
+    }
+    make_dir(out)  # only now: a file that is refused leaves no folder behind
+    (out / "report.json").write_text(json.dumps(jsonable(report), indent=2) + "\n")
+    (out / "report.md").write_text(report_markdown(report))
+    title = f"{config}: {name}"
+    plot_accuracy(summary, out / "accuracy.png", title=title)
+    if "attraction.png" in files:
+        plot_attraction(runs, out / "attraction.png", title=title)
+    return report
