@@ -10,6 +10,9 @@ use, so ``texmnist evaluate`` can say how to install torch instead of failing on
     model = build_model("cnn", in_channels=1, size=28)
     train_model(model, data["train"], method="erm", epochs=2, seed=0)
     metrics = evaluate_model(model, data)
+
+Predictions made anywhere are scored without torch: ``score("preds.csv", "DIR")`` returns what
+``evaluate`` returns (see :mod:`texmnist.evaluate.scoring`).
 """
 
 from __future__ import annotations
