@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .. import __version__
 from ..errors import OutputError
@@ -18,9 +18,10 @@ from ..errors import OutputError
 def versions() -> dict[str, str]:
     import datasets
 
+    torch = sys.modules.get("torch")  # `score` runs without it: recorded when in use
     return {
         "texmnist": __version__,
-        "torch": torch.__version__,
+        **({"torch": torch.__version__} if torch is not None else {}),
         "numpy": np.__version__,
         "datasets": datasets.__version__,
         "python": platform.python_version(),

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from . import metrics
 from .data import deterministic
 from .errors import require
+from .factory import parameter_count
 from .levels import level_metrics
 from .load import load_config
 from .markdown import report_markdown
@@ -120,6 +121,7 @@ def run_report(
             "batch_size": batch_size, "max_train": max_train, "device": runs[0]["train_log"]
             ["device"], "saliency_examples": saliency_examples,
             "torch_threads": torch.get_num_threads(),
+            "parameters": parameter_count(first_model),
         },
         "hyperparameters": settings.hyperparameters(),
         "versions": versions(),
