@@ -17,7 +17,7 @@ from texmnist.evaluate import EvaluateError, metrics
 from texmnist.evaluate.predictions import PredictionsError
 from texmnist.evaluate.scoring import score, score_runs
 from texmnist.generate.config import named_config
-from texmnist.repo.arrays import load_arrays
+from texmnist.repo.arrays import DataError, load_arrays
 from texmnist.repo.folder import build
 
 SPLITS = ("test_correlated", "test_random", "test_no_background", "test_counterfactual")
@@ -266,5 +266,5 @@ def test_score_refuses_edited_data(repo, data, tmp_path):
         table.set_column(table.column_names.index("label"), "label", pa.array(labels)), shard
     )
     path = _write(_table({0: _preds(data, 0)}, seeds=False), tmp_path / "p.csv")
-    with pytest.raises(EvaluateError, match="does not match the fingerprint"):
+    with pytest.raises(DataError, match="do not match their fingerprint in texmnist.json"):
         score(path, copy)

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..repo.arrays import load_split, split_names, to_numpy
-from ..repo.meta import META_FILE, config_metadata, table_fingerprint
+from ..repo.meta import config_metadata
 from . import metrics
-from .errors import EvaluateError, require
+from .errors import require
 from .markdown import report_markdown
 from .output import jsonable, make_dir, report_dir, versions
 from .plots import plot_accuracy, plot_attraction
@@ -37,7 +37,8 @@ def load_metadata(
     """The metadata columns of `splits` of `config`, and facts about the data for a report.
 
     A split of a folder texmnist built must match the fingerprint its texmnist.json
-    records: predictions scored against edited data would be scored against other labels."""
+    records (`load_split` refuses it otherwise): predictions scored against edited data
+    would be scored against other labels."""
     have = split_names(data, config)
     unknown = [s for s in splits if s not in have]
     if unknown:
@@ -47,14 +48,7 @@ def load_metadata(
     entry = config_metadata(data, config) if Path(data).is_dir() else None
     arrays = {}
     for split in splits:
-        ds = load_split(data, config, split)
-        if entry is not None:
-            recorded = entry["splits"][split].get("fingerprint")
-            if table_fingerprint(ds.data.table) != recorded:
-                raise EvaluateError(
-                    f"{data}: config {config!r} split {split!r} does not match the fingerprint "
-                    f"in {META_FILE} (changed after the build; rebuild it)"
-                )
+        ds = load_split(data, config, split)  # checks the split against its fingerprint
         columns = [c for c in metrics.METADATA_COLUMNS if c in ds.column_names]
         arrays[split] = to_numpy(ds, columns=columns)
     info: dict[str, Any] = {
