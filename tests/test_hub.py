@@ -385,7 +385,8 @@ def test_the_token_never_appears(hub, folder, env, tmp_path):
         texmnist(env, "push", str(copy), "--repo", repo, "--revision", "refs/pr/99"),
     ]
     assert [r.returncode for r in runs] == [0, 0, 2]
-    assert runs[2].stderr.startswith("texmnist: error: user/token-check: push failed (HTTP 404)")
+    last = runs[2].stderr.strip().splitlines()[-1]  # after verification's progress bar
+    assert last.startswith("texmnist: error: user/token-check: push failed (HTTP 404)")
     assert f"Bearer {TOKEN}" in hub.authorizations  # the token was really used
     secret = TOKEN.encode()
     for text in OUTPUTS:  # every command of this module, this test's included

@@ -124,7 +124,7 @@ def test_a_preview_symlinked_out_of_the_folder_is_not_uploaded(planted):
     with pytest.raises(PublishError) as info:
         push_mod.upload_paths(planted, meta)
     assert str(info.value) == (
-        f"{planted}: refusing to upload 'images/extra.png' leads outside the folder "
+        f"{planted}: refusing to upload it: 'images/extra.png' leads outside the folder "
         "(through a symbolic link)"
     )
 

@@ -66,8 +66,10 @@ def check_run_options(
     for option, (value, least) in counts.items():
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        if isinstance(value, bool) or not isinstance(value, int):
             raise EvaluateError(f"{option}: must be an integer >= {least}, got {value!r}")
+        if value < least:
+            raise EvaluateError(f"{option}: must be >= {least}, got {value}")
 
 
 @dataclasses.dataclass

@@ -125,7 +125,7 @@ def upload_paths(folder: Path, meta: dict) -> list[str]:
     for path in paths:
         problem = outside_problem(folder, path)
         if problem:
-            raise PublishError(f"{folder}: refusing to upload {problem}")
+            raise PublishError(f"{folder}: refusing to upload it: {problem}")
     return paths
 
 
