@@ -1,10 +1,12 @@
-"""Paths of the build machine: found in text, replaced by their role in recorded commands."""
+"""Paths of the build machine: found in text (localpaths), replaced by their role in
+recorded build commands (command)."""
 
 from __future__ import annotations
 
 import pytest
 
-from texmnist.localpaths import PATH_ROLES, find_local_paths, public_command, strings_in
+from texmnist.repo.command import PATH_ROLES, with_path_roles
+from texmnist.repo.localpaths import find_local_paths, strings_in
 
 HOME_PATHS = [
     "/home/alice/data/mnist",
@@ -53,7 +55,7 @@ def test_every_path_option_keeps_its_place_and_loses_its_value(path):
         f"texmnist build --out {path}/o --config rgb,sizes --mnist-dir {path}/m "
         f"--fashion-mnist-dir={path}/f --kmnist {path}/k --dtd-dir '{path}/d t d' --seed 3"
     )
-    got = public_command(command)
+    got = with_path_roles(command)
     assert got == (
         "texmnist build --out <OUT> --config rgb,sizes --mnist-dir <MNIST> "
         "--fashion-mnist-dir=<FASHION_MNIST> --kmnist-dir <KMNIST> --dtd-dir <DTD> --seed 3"
@@ -62,7 +64,7 @@ def test_every_path_option_keeps_its_place_and_loses_its_value(path):
 
 
 def test_a_command_that_does_not_parse_is_dropped_not_half_cleaned():
-    assert public_command("texmnist build --out '/home/alice/unclosed") == ""
+    assert with_path_roles("texmnist build --out '/home/alice/unclosed") == ""
 
 
 def test_every_path_option_of_build_has_a_role():

@@ -34,9 +34,9 @@ from ..dataset.builder import TexturedMNIST
 from ..dataset.inputs import Inputs, load_inputs
 from ..errors import ConfigError, OutputError
 from ..generate.config import DATA_VERSION, TexturedMNISTConfig, check_name
-from ..localpaths import public_command
 from ..sources import provenance
 from . import card, preview
+from .command import with_path_roles
 from .meta import (
     META_FILE,
     META_FORMAT,
@@ -357,7 +357,7 @@ def _build_staged(config, repo, staging, meta, num_proc, command, inputs) -> Bui
         "texmnist_version": __version__,
         "data_version": DATA_VERSION,
         "provenance": [p.as_dict() for p in provenance.sources_of([config.source])],
-        "command": public_command(command),  # the options, not the machine's paths
+        "command": with_path_roles(command),  # the options, not the machine's paths
         "partition_rule": inputs.partition.rule,
         "num_textures": {
             "train": sum(len(v) for v in inputs.partition.train.values()),

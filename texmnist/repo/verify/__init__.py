@@ -68,6 +68,7 @@ def verify(folder: str | Path, *, load: bool = True) -> list[Problem]:
     if meta is None or not meta.get("configs"):
         where = str(folder / META_FILE)
         return [*problems, Problem(where, "missing or lists no config; not a texmnist folder")]
+    problems += files.local_paths(folder, meta)
     problems += files.parquet_files(folder, meta)
     problems += files.fingerprints(folder, meta)
     problems += files.previews(folder, meta)
