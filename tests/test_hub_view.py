@@ -35,6 +35,7 @@ from texmnist.repo.verify import verify
 
 def _config(name: str, sources, **kw):
     mnist, dtd = sources
+    kw = {"validation_size": 10, **kw} if name != "default" else kw  # 80 fake training digits
     return named_config(name, mnist_dir=str(mnist), dtd_dir=str(dtd), **kw)
 
 
@@ -87,13 +88,12 @@ def test_each_split_is_one_glob_resolving_to_exactly_its_shards(sharded):
 
 def test_a_pattern_never_takes_a_split_that_shares_its_prefix(sharded, tmp_path):
     folder = Path(shutil.copytree(sharded, tmp_path / "repo"))
-    src = folder / "rgb" / "test_random-00000-of-00001.parquet"
-    assert src.is_file()
-    for other in ("test_random_x-00000-of-00001.parquet", "test_randomx-00000-of-00001.parquet"):
-        shutil.copy(src, folder / "rgb" / other)
-    assert _resolved(folder, split_pattern("rgb", "test_random")) == [
-        "rgb/test_random-00000-of-00001.parquet"
-    ]
+    files = read_metadata(folder)["configs"]["rgb"]["splits"]["test_random"]["files"]
+    for rel in files:  # the same shards again as splits `test_random_x` and `test_randomx`
+        for other in ("test_random_x", "test_randomx"):
+            shutil.copy(folder / rel, folder / rel.replace("test_random", other))
+    assert len(list((folder / "rgb").glob("test_random*"))) == 3 * len(files)
+    assert _resolved(folder, split_pattern("rgb", "test_random")) == files
 
 
 def test_verify_fails_a_pattern_that_resolves_to_other_files(sharded, tmp_path):
@@ -128,9 +128,9 @@ def test_without_default_the_first_config_built_is_the_default(sharded):
 
 def test_the_default_stays_when_configs_are_added_or_rebuilt(fake_sources, tmp_path):
     out = tmp_path / "repo"
-    build(_config("rho-0.9", fake_sources, validation_size=10), out)
-    build(_config("rgb", fake_sources, validation_size=10), out)
-    build(_config("rho-0.9", fake_sources, validation_size=10, seed=1), out, overwrite=True)
+    build(_config("rho-0.9", fake_sources), out)
+    build(_config("rgb", fake_sources), out)
+    build(_config("rho-0.9", fake_sources, seed=1), out, overwrite=True)
     defaults = [c["config_name"] for c in _yaml(out)["configs"] if c.get("default")]
     assert defaults == ["rho-0.9"] and list(read_metadata(out)["configs"]) == ["rho-0.9", "rgb"]
     build(_config("default", fake_sources), out)  # `default` itself takes over
