@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -207,8 +208,20 @@ def test_verify_refuses_a_local_path_in_the_card(sharded, tmp_path):
     ]
 
 
-def test_texmnist_json_identifies_sources_by_name_not_path(sharded):
+def test_texmnist_json_identifies_sources_by_name_and_checksum(sharded, fake_sources):
     meta = json.loads((sharded / META_FILE).read_text())
+    images = fake_sources[1] / "images"
+    h = hashlib.sha256()  # the photos' sum, by hand: every photo of the ten categories
+    photos = [p for p in images.rglob("[!.]*") if p.suffix in (".jpg", ".png")]  # no ._x.jpg
+    assert len(photos) == 10 * 12
+    for path in sorted(photos, key=lambda p: p.relative_to(images).as_posix()):
+        h.update(path.relative_to(images).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
     for c in meta["configs"].values():
         assert [p["key"] for p in c["provenance"]] == ["mnist", "dtd"]
+        digits, photos = c["inputs"]
+        assert (digits["name"], digits["train"], digits["test"]) == ("mnist", 80, 40)
+        assert photos["name"] == "dtd" and photos["sha256"] == h.hexdigest()
         assert not any(find_local_paths(s) for s in strings_in(c))
+    rgb, sizes = (meta["configs"][n]["inputs"] for n in ("rgb", "sizes"))
+    assert rgb == sizes  # the same sources, whatever the recipe

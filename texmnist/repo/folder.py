@@ -35,6 +35,7 @@ from ..dataset.inputs import Inputs, load_inputs
 from ..errors import ConfigError, OutputError
 from ..generate.config import DATA_VERSION, TexturedMNISTConfig, check_name
 from ..sources import provenance
+from ..sources.identity import inputs_identity
 from . import card, preview
 from .command import with_path_roles
 from .meta import (
@@ -287,6 +288,7 @@ def build_many(
         for name in names:
             meta = check_out(out, name, overwrite) or meta
         inputs = load_inputs(configs, progress=progress, num_proc=num_proc)
+        sums: dict = {}  # sha256 of each source, shared by the configs that read it
         staging = out.parent / f".{out.name}{STAGING_TAG}{uuid.uuid4().hex[:8]}"
         try:
             repo = staging / "repo"
@@ -302,8 +304,15 @@ def build_many(
                     stage.set_postfix_str(config.name)
                     results.append(
                         _build_staged(
-                            config, repo, staging, meta, num_proc, command, inputs[config.name]
-                        )
+                            config,
+                            repo,
+                            staging,
+                            meta,
+                            num_proc,
+                            command,
+                            inputs[config.name],
+                            sums,
+                        )  # fmt: skip
                     )
             write_metadata(repo, meta)
             if write_card:
@@ -329,7 +338,7 @@ def datasets_progress(enabled: bool) -> Iterator[None]:
         (datasets.enable_progress_bars if was else datasets.disable_progress_bars)()
 
 
-def _build_staged(config, repo, staging, meta, num_proc, command, inputs) -> BuildResult:
+def _build_staged(config, repo, staging, meta, num_proc, command, inputs, sums) -> BuildResult:
     cdir = config_dir(config.name)
     builder = builder_for(config, staging / "cache", inputs)
     builder.download_and_prepare(output_dir=str(staging / "arrow"), num_proc=num_proc)
@@ -357,6 +366,7 @@ def _build_staged(config, repo, staging, meta, num_proc, command, inputs) -> Bui
         "texmnist_version": __version__,
         "data_version": DATA_VERSION,
         "provenance": [p.as_dict() for p in provenance.sources_of([config.source])],
+        "inputs": inputs_identity(inputs, sums),
         "command": with_path_roles(command),  # the options, not the machine's paths
         "partition_rule": inputs.partition.rule,
         "num_textures": {
