@@ -45,7 +45,7 @@ def _layouts() -> dict:
     from texmnist.repo.folder import LAYOUT, ShardLayout
 
     return {
-        "20,000-row shards (0.2 layout)": ShardLayout(head_rows=None),
+        "20,000-row shards (previous layout)": ShardLayout(head_rows=None),
         "one-group head + 20,000-row shards (chosen)": LAYOUT,
         "1,000-row head + 20,000-row shards": ShardLayout(head_rows=1_000),
         "one-group head, 50-row groups": ShardLayout(head_rows=50, row_group_rows=50),
