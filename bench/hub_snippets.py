@@ -68,9 +68,7 @@ def report(folder: Path) -> list[str]:
             got = rows(folder, path) if path else 0
             split = entry["split"]
             mark = "" if got == want[split] else "  <- MISSES ROWS"
-            lines.append(
-                f"    {split:22} {path!s:45} {got:>7,} of {want[split]:>7,} rows{mark}"
-            )
+            lines.append(f"    {split:22} {path!s:45} {got:>7,} of {want[split]:>7,} rows{mark}")
     return lines
 
 

@@ -216,9 +216,7 @@ def test_a_split_over_max_shard_rows_is_sharded_with_the_same_fingerprint(
     assert verify(out) == []  # the card's globs take the four files; load_dataset reads them
 
 
-def test_the_stock_stream_reads_only_the_head_shard_before_its_first_row(
-    hub, single_default, env
-):
+def test_the_stock_stream_reads_only_the_head_shard_before_its_first_row(hub, single_default, env):
     """`load_dataset(..., streaming=True)` with every default pre-buffers the whole shard it
     opens: the first row must cost the 100-row head shard and nothing of the others."""
     repo = "user/head-shard"
