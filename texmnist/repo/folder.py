@@ -4,8 +4,8 @@ Layout (what the Hub and `load_dataset(DIR, name)` read):
 
     DIR/README.md                          card; YAML `configs` + `dataset_info`
     DIR/texmnist.json                      recipe, sizes, fingerprints, provenance
-    DIR/data/<split>-00000-of-00001.parquet      the `default` config
-    DIR/<config>/<split>-00000-of-0000N.parquet  every other config
+    DIR/data/<split>-0000i-of-0000N.parquet      the `default` config
+    DIR/<config>/<split>-0000i-of-0000N.parquet  every other config (shard 0: the head)
     DIR/images/preview-<config>.png
 
 A build renders into a hidden staging sibling and swaps it in at the end, under
@@ -70,7 +70,7 @@ class ShardLayout:
     stock `load_dataset(..., streaming=True)` reads a whole shard before its first row
     (pyarrow pre-buffers every row group of the file it opens, in ranges of up to 32 MiB),
     so the head shard is what a stream's first row costs; one row group of it keeps that
-    near 0.1-0.2 MB, and the other shards stay large for the bulk load
+    at 0.16-0.32 MB on real data, and the other shards stay large for the bulk load
     (bench/layout_results.md).
     """
 
