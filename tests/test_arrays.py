@@ -98,7 +98,7 @@ def sharded(fake_sources, tmp_path_factory):
     mnist, dtd = fake_sources
     out = tmp_path_factory.mktemp("arrays") / "sharded"
     patch = pytest.MonkeyPatch()
-    patch.setattr(folder, "MAX_SHARD_ROWS", 7)
+    patch.setattr(folder, "LAYOUT", folder.ShardLayout(shard_rows=7))
     try:
         build(named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd)), out)
     finally:

@@ -27,6 +27,29 @@ def config_dir(name: str) -> str:
     return "data" if name == "default" else name
 
 
+def shard_name(split: str, index: int, count: int) -> str:
+    """File name of shard `index` of `count` of a split: `train-00000-of-00004.parquet`."""
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def split_pattern(config: str, split: str) -> str:
+    """The card's `data_files` glob of one split: exactly that split's shards.
+
+    Split names match `^\\w+(\\.\\w+)*$` (no '-'), so `<split>-` ends the name: the pattern of
+    `test_random` cannot take a shard of `test_random_x`. A glob, not the file list, because
+    the Hub's "Use this dataset" snippets keep only the first entry of an explicit list.
+    """
+    return f"{config_dir(config)}/{split}-*.parquet"
+
+
+def default_config(meta: dict) -> str:
+    """The config `load_dataset(repo)` loads without a name: `default` when built, else the
+    first config built. texmnist.json keeps configs in build order and a rebuild keeps a
+    config's place, so the choice stays put when later builds add configs."""
+    names = list(meta["configs"])
+    return "default" if "default" in names else names[0]
+
+
 def read_metadata(folder: str | Path) -> dict | None:
     """The folder's texmnist.json, or None when texmnist did not make the folder."""
     path = Path(folder) / META_FILE

@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import ConfigError, PublishError
 from ..sources.claims import claimed, clean_stale
 from .card import render_card
+from .localpaths import find_local_paths
 from .meta import META_FILE, config_dir, outside_problem, read_metadata
 from .verify import CARD_FILE, VerificationFailed, verify
 
@@ -162,6 +163,9 @@ def plan_push(
         raise VerificationFailed(folder, problems)
     meta = read_metadata(folder)
     readme = render_card(folder, repo_id=repo_id)
+    leaks = find_local_paths(readme)  # verify read the card on disk; this is the one sent
+    if leaks:
+        raise PublishError(f"{repo_id}: the card holds a path of the build machine ({leaks[0]!r})")
     files = []
     for path in upload_paths(folder, meta):
         size = len(readme.encode()) if path == CARD_FILE else (folder / path).stat().st_size

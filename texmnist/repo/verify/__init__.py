@@ -75,6 +75,7 @@ def verify(folder: str | Path, *, load: bool = True, progress: bool = False) -> 
     bar = tqdm(total=splits * (2 if load else 1), desc="Verifying", unit="check",
                disable=not progress, leave=False)  # fmt: skip
     with bar:
+        problems += files.local_paths(folder, meta)
         problems += files.parquet_files(folder, meta)
         problems += files.fingerprints(folder, meta, bar)
         problems += files.previews(folder, meta)
