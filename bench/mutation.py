@@ -2,12 +2,13 @@
 
     python bench/mutation.py [--module NAME ...] [--sample N] [--workers 1] [--keep]
 
-For each core module (MODULES below) this runs mutmut 3 (the `test` extra) in a scratch
-copy of the project, `mutants/<module>/`, whose [tool.mutmut] section restricts the
-mutation to that module's files and the tests to the files that exercise it (mutmut then
-picks, for each mutant, the tests whose run touched the mutated function). It prints per
-module the killed / survived / timeout / other counts and the score (killed and timeouts
-over all mutants that ran), then every surviving mutant: its file:line and diff.
+For each core module (MODULES below) this runs mutmut 3 (the `mutation` extra:
+`pip install -e ".[test,mutation]"`) in a scratch copy of the project, `mutants/<module>/`,
+whose [tool.mutmut] section restricts the mutation to that module's files and the tests to
+the files that exercise it (mutmut then picks, for each mutant, the tests whose run touched
+the mutated function). It prints per module the killed / survived / timeout / other counts
+and the score (killed and timeouts over all mutants that ran), then every surviving mutant:
+its file:line and diff.
 Equivalent survivors (no behaviour change) are explained in bench/mutation_survivors.md.
 
 `--sample N` runs a seeded random sample of N mutants per module (the same sample for the

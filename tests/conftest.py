@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pathlib import Path
 # `datasets` is imported, since it reads these once.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="texmnist-test-hf-")
+HF_HOME = os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="texmnist-test-hf-")
 
 import pytest  # noqa: E402
 from fakedata import make_fake_dtd, make_fake_mnist  # noqa: E402
@@ -20,6 +21,11 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 N_TRAIN, N_TEST, PER_CATEGORY = 80, 40, 12
 
 
+def pytest_unconfigure(config) -> None:
+    """The Hugging Face home of the run (`load_dataset`'s caches, ~30 MB) goes with it."""
+    shutil.rmtree(HF_HOME, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def fake_sources(tmp_path_factory) -> tuple[Path, Path]:
     """(mnist_dir, dtd_dir): 80 + 40 fake digits and 12 photos per category."""
@@ -27,6 +33,16 @@ def fake_sources(tmp_path_factory) -> tuple[Path, Path]:
     mnist = make_fake_mnist(root / "mnist", n_train=N_TRAIN, n_test=N_TEST, seed=0)
     dtd = make_fake_dtd(root / "dtd", per_category=PER_CATEGORY, seed=0)
     return mnist, dtd
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Downloads on (from file:// mirrors) for one test: texmnist honours the offline
+    variables set above. `datasets` read them at import, so its own stay off."""
+    from texmnist.sources.fetch import OFFLINE_VARIABLES
+
+    for name in OFFLINE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 def shared_data_or_skip() -> Path:

@@ -185,3 +185,16 @@ def _write_junk(images: Path, category: str | None) -> None:
     (folder / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0junk")
     (folder / "readme.txt").write_text("not a photo\n")
     (folder / f"._{category}_0000.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+
+
+def config_entry(splits: dict[str, list[str]], **extra) -> dict:
+    """A texmnist.json config entry with every key readers rely on, listing `splits`' files."""
+    return {
+        "recipe": {},
+        "features": {},
+        "splits": {
+            name: {"files": files, "num_examples": 0, "num_bytes": 0, "fingerprint": ""}
+            for name, files in splits.items()
+        },
+        **extra,
+    }

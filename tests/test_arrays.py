@@ -98,7 +98,7 @@ def sharded(fake_sources, tmp_path_factory):
     mnist, dtd = fake_sources
     out = tmp_path_factory.mktemp("arrays") / "sharded"
     patch = pytest.MonkeyPatch()
-    patch.setattr(folder, "MAX_SHARD_ROWS", 7)
+    patch.setattr(folder, "LAYOUT", folder.ShardLayout(shard_rows=7))
     try:
         build(named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd)), out)
     finally:
@@ -136,13 +136,13 @@ def test_load_split_falls_back_to_load_dataset_without_metadata(repo, tmp_path):
     assert got._fingerprint != want._fingerprint  # load_dataset's own, not ours
 
 
-def test_edited_shard_is_read_fresh_not_from_the_array_cache(repo, tmp_path):
-    """The cache key of a direct read changes with the files, even when texmnist.json
-    still records the old fingerprint."""
+def test_edited_shard_is_refused_not_served_from_the_array_cache(repo, tmp_path):
+    """A shard edited after the build no longer matches the fingerprint texmnist.json
+    records: it is refused, even when an array cache of the old content exists."""
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy)
     cache = tmp_path / "cache"
-    before = load_arrays(copy, "default", "test_random", cache_dir=cache)
+    load_arrays(copy, "default", "test_random", cache_dir=cache)
     (path,) = [
         copy / f
         for f in read_metadata(copy)["configs"]["default"]["splits"]["test_random"]["files"]
@@ -155,12 +155,12 @@ def test_edited_shard_is_read_fresh_not_from_the_array_cache(repo, tmp_path):
         pa.array(labels, type=table.schema.field("label").type),
     )  # fmt: skip
     pq.write_table(edited, path)
-    after = load_arrays(copy, "default", "test_random", cache_dir=cache)
-    assert after["label"][0] == labels[0] != before["label"][0]
-    assert np.array_equal(after["label"][1:], before["label"][1:])
-    assert (
-        load_split(copy, "default", "test_random")._fingerprint
-        != load_split(repo, "default", "test_random")._fingerprint
+    with pytest.raises(DataError) as info:
+        load_arrays(copy, "default", "test_random", cache_dir=cache)
+    assert str(info.value) == (
+        f"{path.parent}: the test_random shards of config 'default' do not match their "
+        f"fingerprint in texmnist.json (changed after the build); rebuild the config, or run "
+        f"`texmnist verify {copy}`"
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fakedata import config_entry
 from PIL import Image
 
 import texmnist.repo.arrays
@@ -249,7 +250,8 @@ def parquet_folder(tmp_path):
 
 
 def test_split_names_from_texmnist_json(tmp_path):
-    write_metadata(tmp_path, {"configs": {"rgb": {"splits": {"train": {}, "test_random": {}}}}})
+    entry = config_entry({"train": ["rgb/a.parquet"], "test_random": ["rgb/b.parquet"]})
+    write_metadata(tmp_path, {"configs": {"rgb": entry}})
     assert split_names(tmp_path, "rgb") == ["train", "test_random"]
     with pytest.raises(ConfigError) as e:
         split_names(tmp_path, "default")

@@ -13,7 +13,7 @@ from PIL import Image
 
 from texmnist.errors import ConfigError
 from texmnist.generate.config import NAMED_CONFIGS, TexturedMNISTConfig, named_config
-from texmnist.generate.recipe import Pools, exact_counts, plan_splits
+from texmnist.generate.recipe import BOX_COLUMNS, CROP_COLUMNS, Pools, exact_counts, plan_splits
 from texmnist.repo.folder import build
 from texmnist.repo.meta import read_metadata
 from texmnist.sources import DTD_CATEGORIES, load_digits, resolve_dtd
@@ -82,10 +82,11 @@ def test_crop_texture_equals_the_recorded_crop(folder, fake_sources):
     photos = dict(zip(files, decode_photos(dtd / "images", files, progress=False), strict=True))
     for row in rows:
         photo = photos[row["texture_file"]]
-        x0, y0, x1, y1 = row["crop_box"]
+        crop = [row[c] for c in CROP_COLUMNS]
+        x0, y0, x1, y1 = crop
         assert 0 <= x0 < x1 <= photo.shape[1] and 0 <= y0 < y1 <= photo.shape[0]
         assert x1 - x0 == y1 - y0
-        texture = render_crops([photo], np.array([0]), np.array([row["crop_box"]]), 28)[0]
+        texture = render_crops([photo], np.array([0]), np.array([crop]), 28)[0]
         image, mask = _png(row["image"]), _png(row["mask"]).astype(bool)
         assert np.array_equal(image[~mask], texture[~mask])
 
@@ -107,7 +108,7 @@ def test_background_only_is_the_texture_labelled_by_its_category(folder):
 def test_groups_mask_inside_box_and_group_names(folder):
     for split in ("train", "test_correlated", "test_random", "test_no_background"):
         for row in _rows(folder, "groups", split):
-            x0, y0, x1, y1 = row["box"]
+            x0, y0, x1, y1 = (row[c] for c in BOX_COLUMNS)
             assert x1 - x0 == y1 - y0 == row["scale"] and row["scale"] in (14, 21, 28)
             assert 0 <= x0 and x1 <= 56 and 0 <= y0 and y1 <= 56
             mask = _png(row["mask"]).astype(bool)

@@ -9,6 +9,7 @@ import struct
 
 import pyarrow as pa
 import pytest
+from fakedata import config_entry
 
 from texmnist.errors import OutputError
 from texmnist.repo.meta import (
@@ -144,7 +145,7 @@ def test_config_dir():
 
 
 def test_metadata_round_trip_and_lookups(tmp_path):
-    meta = {"format": 2, "configs": {"rgb": {"splits": {"train": {"n": 3}}}}}
+    meta = {"format": 2, "configs": {"rgb": config_entry({"train": ["rgb/train.parquet"]})}}
     path = write_metadata(tmp_path, meta)
     assert path == tmp_path / META_FILE
     # Readable: two-space indents, one key a line, a final newline.
@@ -153,7 +154,7 @@ def test_metadata_round_trip_and_lookups(tmp_path):
     write_metadata(tmp_path, meta)
     assert json.loads(path.read_text()) == meta
     assert read_metadata(tmp_path) == meta
-    assert config_metadata(tmp_path, "rgb") == {"splits": {"train": {"n": 3}}}
+    assert config_metadata(tmp_path, "rgb") == meta["configs"]["rgb"]
     assert config_metadata(tmp_path, "default") is None
     assert read_metadata(tmp_path / "nowhere") is None
     assert config_metadata(tmp_path / "nowhere", "rgb") is None

@@ -168,7 +168,7 @@ def test_shards_have_row_groups_of_at_most_100_rows_with_statistics(single_defau
                 parquet = pq.ParquetFile(folder / rel)
                 md = parquet.metadata
                 sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
-                n = s["num_examples"]
+                n = parquet.metadata.num_rows
                 # Hand-computed: full groups of 100, then the remainder.
                 assert sizes == [100] * (n // 100) + ([n % 100] if n % 100 else []), split
                 group = md.row_group(0)
@@ -183,30 +183,62 @@ def test_shards_have_row_groups_of_at_most_100_rows_with_statistics(single_defau
                 assert b"huggingface" in md.metadata
 
 
+def test_train_is_a_one_group_head_shard_then_the_rest(single_default):
+    train = read_metadata(single_default)["configs"]["default"]["splits"]["train"]
+    assert train["files"] == [f"data/train-0000{i}-of-00002.parquet" for i in range(2)]
+    groups = [
+        [md.row_group(g).num_rows for g in range(md.num_row_groups)]
+        for md in (pq.ParquetFile(single_default / f).metadata for f in train["files"])
+    ]
+    assert groups == [[100], [100, 50]]  # 250 rows: the head, then one shard of 150
+
+
 def test_a_split_over_max_shard_rows_is_sharded_with_the_same_fingerprint(
     single_default, fake_sources, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("texmnist.repo.folder.MAX_SHARD_ROWS", 90)
+    from texmnist.repo.folder import ShardLayout
+
+    monkeypatch.setattr("texmnist.repo.folder.LAYOUT", ShardLayout(shard_rows=60))
     out = tmp_path / "repo"
     mnist = single_default.parent / "mnist"
     build(_config("default", (mnist, fake_sources[1])), out)
     train = read_metadata(out)["configs"]["default"]["splits"]["train"]
-    # 250 rows, at most 90 a shard: 3 contiguous shards of 84, 83, 83 rows.
-    assert train["files"] == [f"data/train-0000{i}-of-00003.parquet" for i in range(3)]
+    # 250 rows: a 100-row head, then 150 at most 60 a shard: 3 contiguous shards of 50.
+    assert train["files"] == [f"data/train-0000{i}-of-00004.parquet" for i in range(4)]
     groups = [
         [md.row_group(g).num_rows for g in range(md.num_row_groups)]
         for md in (pq.ParquetFile(out / f).metadata for f in train["files"])
     ]
-    assert groups == [[84], [83], [83]]
+    assert groups == [[100], [50], [50], [50]]
     before = read_metadata(single_default)["configs"]["default"]
     assert train["fingerprint"] == before["splits"]["train"]["fingerprint"]
     assert read_metadata(out)["configs"]["default"]["fingerprint"] == before["fingerprint"]
-    assert verify(out) == []  # the card lists the three files; load_dataset reads them
+    assert verify(out) == []  # the card's globs take the four files; load_dataset reads them
+
+
+def test_the_stock_stream_reads_only_the_head_shard_before_its_first_row(hub, single_default, env):
+    """`load_dataset(..., streaming=True)` with every default pre-buffers the whole shard it
+    opens: the first row must cost the 100-row head shard and nothing of the others."""
+    repo = "user/head-shard"
+    hub.seed(repo, single_default)
+    start = len(hub.served)
+    python(
+        env,
+        f"""
+        import datasets
+        stream = datasets.load_dataset({repo!r}, split="train", streaming=True)
+        assert next(iter(stream))["image"].size == (28, 28)
+        """,
+    )
+    parquet = [(p, n) for p, n in hub.served[start:] if p.endswith(".parquet")]
+    head = single_default / "data" / "train-00000-of-00002.parquet"
+    assert {p.rsplit("/", 1)[1] for p, _ in parquet} == {head.name}
+    assert sum(n for _, n in parquet) <= 2 * head.stat().st_size  # footer, then the data
 
 
 def test_verify_fails_a_folder_with_one_row_group_per_split(single_default, tmp_path):
     folder = Path(shutil.copytree(single_default, tmp_path / "repo"))
-    path = folder / "data" / "train-00000-of-00001.parquet"
+    path = folder / "data" / "train-00001-of-00002.parquet"  # 150 rows after the head
     table = pq.read_table(path)
     assert table.num_rows > 100
     pq.write_table(table, path, row_group_size=table.num_rows)  # the layout of texmnist <= 0.1
@@ -385,7 +417,8 @@ def test_the_token_never_appears(hub, folder, env, tmp_path):
         texmnist(env, "push", str(copy), "--repo", repo, "--revision", "refs/pr/99"),
     ]
     assert [r.returncode for r in runs] == [0, 0, 2]
-    assert runs[2].stderr.startswith("texmnist: error: user/token-check: push failed (HTTP 404)")
+    last = runs[2].stderr.strip().splitlines()[-1]  # after verification's progress bar
+    assert last.startswith("texmnist: error: user/token-check: push failed (HTTP 404)")
     assert f"Bearer {TOKEN}" in hub.authorizations  # the token was really used
     secret = TOKEN.encode()
     for text in OUTPUTS:  # every command of this module, this test's included

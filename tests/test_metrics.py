@@ -12,6 +12,7 @@ from texmnist.evaluate.metrics import (
     evaluate_split,
     wilson_interval,
 )
+from texmnist.generate.recipe import BOX_COLUMNS
 
 Z = 1.959963984540054
 
@@ -335,7 +336,7 @@ def test_whole_split_arrays_are_accepted():
             "label": np.array([0, 1]),
             "texture": np.array([3, 4]),
             "image": np.zeros((2, 28, 28), np.uint8),
-            "box": np.zeros((2, 4), np.int32),
+            **{c: np.zeros(2, np.int32) for c in BOX_COLUMNS},
         }
     }
     result = evaluate({"test_random": np.array([0, 4])}, data)

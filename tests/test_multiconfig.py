@@ -105,9 +105,12 @@ def test_offline_with_a_source_missing_fails_before_any_work(
     assert "Fashion-MNIST" in err and "downloads are off" in err
     assert counted["decodings"] == []  # no texture decoded
     assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".repo")] == [".repo.lock"]
+    assert [
+        p.name for p in tmp_path.iterdir() if p.name.startswith(".repo")
+    ] == []  # no lock left either
 
 
+@pytest.mark.usefixtures("online")
 def test_a_source_without_a_folder_is_downloaded(
     tmp_path, fake_sources, fashion, monkeypatch, capsys
 ):
@@ -158,4 +161,4 @@ def test_a_failing_config_leaves_the_folder_as_it_was(tmp_path, fake_sources, mo
     assert main(_argv(out, fake_sources, "--config", "rgb,crop")) == 130
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # rgb, built first, did not appear either
-    assert {p.name for p in tmp_path.iterdir()} == {"repo", ".repo.lock"}
+    assert {p.name for p in tmp_path.iterdir()} == {"repo"}  # no lock left either

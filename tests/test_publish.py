@@ -146,7 +146,7 @@ def test_card_yaml_lists_both_configs_with_exact_sizes(two):
     configs = {c["config_name"]: c for c in card.data.configs}
     assert configs["default"]["default"] is True and "default" not in configs["rgb"]
     assert [d["split"] for d in configs["rgb"]["data_files"]] == RGB_SPLITS
-    assert configs["rgb"]["data_files"][0]["path"] == ["rgb/train-00000-of-00001.parquet"]
+    assert configs["rgb"]["data_files"][0]["path"] == "rgb/train-*.parquet"
     infos = {i["config_name"]: i for i in card.data.dataset_info}
     for name in ("default", "rgb"):
         got = {s["name"]: (s["num_examples"], s["num_bytes"]) for s in infos[name]["splits"]}
@@ -217,8 +217,8 @@ def test_card_body_is_complete_and_leaks_no_local_path(two):
     mnist, dtd = two.sources
     for secret in (str(mnist), str(dtd), str(two.out), str(Path.home())):
         assert secret not in text
-    assert "--mnist-dir MNIST_DIR" in body and "--dtd-dir=DTD_DIR" in body
-    assert "--out OUT_DIR" in body
+    assert "--mnist-dir <MNIST>" in body and "--dtd-dir=<DTD>" in body
+    assert "--out <OUT>" in body
     assert not re.search(r"\$[A-Za-z_{]", body), "an unfilled template field"
     assert 'load_dataset("someone/tm", "rgb", split="train")' in body
     assert "user/textured-mnist" not in body
@@ -243,15 +243,15 @@ def test_template_is_the_repository_file():
     [
         (
             "texmnist build --out /home/al/o --mnist-dir /home/al/m --dtd-dir /home/al/d",
-            "texmnist build --out OUT_DIR --mnist-dir MNIST_DIR --dtd-dir DTD_DIR",
+            "texmnist build --out <OUT> --mnist-dir <MNIST> --dtd-dir <DTD>",
         ),
         (
             "texmnist build --out=/x --mnist /home/al/m",
-            "texmnist build --out=OUT_DIR --mnist-dir MNIST_DIR",
+            "texmnist build --out=<OUT> --mnist-dir <MNIST>",
         ),
         (
             "texmnist build --seed 3 --dtd-dir '/home/a b/d'",
-            "texmnist build --seed 3 --dtd-dir DTD_DIR",
+            "texmnist build --seed 3 --dtd-dir <DTD>",
         ),
     ],
 )
@@ -261,7 +261,7 @@ def test_public_command_replaces_paths(command, expected):
 
 def test_public_command_without_a_recorded_command_is_derived():
     got = cardmod.public_command("", "rgb", {"seed": 0, "validation_size": 10, "max_train": None})
-    assert got.startswith("texmnist build --out OUT_DIR --config rgb --mnist-dir MNIST_DIR")
+    assert got.startswith("texmnist build --out <OUT> --config rgb --mnist-dir <MNIST>")
     assert got.endswith("--seed 0 --validation-size 10")
 
 
@@ -465,7 +465,9 @@ def test_push_uploads_exactly_the_dataset_and_no_decoy(copy_two):
     assert upload["revision"] is None and upload["create_pr"] is False
     assert "default, rgb" in upload["commit_message"]
     assert api.uploaded == _expected_upload(copy_two)
-    assert len(api.uploaded) == 2 + 4 + 7 + 2  # card+json, default, rgb (7 splits), previews
+    # card+json, default, rgb (7 splits; test_counterfactual, over 100 rows, in a head shard
+    # and one more), previews
+    assert len(api.uploaded) == 2 + 4 + 8 + 2
     assert 'load_dataset("someone/textured-mnist"' in api.readme
     assert "user/textured-mnist" not in api.readme and TOKEN not in api.readme
     assert result.commit_url == "https://hf.co/c/1"
@@ -544,6 +546,8 @@ def test_the_token_never_appears(copy_two, monkeypatch, capsys, caplog):
     assert main(["push", str(copy_two), "--repo", "me/tm"]) == 2
     out, err = capsys.readouterr()
     assert api.names() == ["create_repo"]
+    assert TOKEN not in err
+    err = err.rsplit("\r", 1)[-1]  # after verification's progress bar
     assert (
         err.startswith("texmnist: error: me/tm: push failed: RuntimeError") and "<redacted>" in err
     )
@@ -572,7 +576,7 @@ def test_push_without_a_token_says_how_to_log_in(copy_two, monkeypatch, capsys):
 def test_derived_command_of_a_custom_variant_sets_its_differences():
     recipe = named_config("default", canvas=56, scale=(14, 28), correlation=0.95).recipe()
     got = cardmod.public_command("", "small", recipe)
-    assert got.startswith("texmnist build --out OUT_DIR --config default ")
+    assert got.startswith("texmnist build --out <OUT> --config default ")
     for piece in ("--set canvas=56", "--set scale=14,28", "--set correlation=0.95", "--name small"):
         assert piece in got
     assert "--set seed" not in got and "--seed 0" in got

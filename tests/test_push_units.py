@@ -291,7 +291,7 @@ def test_plan_sizes_the_card_it_uploads_not_the_one_on_disk(tmp_path, monkeypatc
     (folder / "data").mkdir(parents=True)
     (folder / "data" / "train-0.parquet").write_bytes(b"PAR1")
     (folder / "README.md").write_text("old card\n")
-    monkeypatch.setattr(push_mod, "verify", lambda folder: [])
+    monkeypatch.setattr(push_mod, "verify", lambda folder, **kw: [])
     monkeypatch.setattr(push_mod, "read_metadata", lambda folder: {"configs": {"default": {}}})
     monkeypatch.setattr(
         push_mod, "upload_paths", lambda f, m: ["README.md", "data/train-0.parquet"]

@@ -82,13 +82,9 @@ def build_args(out: Path, mnist: Path | None, dtd: Path, *extra: str) -> list[st
 
 
 def leftovers(out: Path) -> list[str]:
-    """Staging or backup siblings of `out` (the lock file may stay: flock needs it)."""
+    """Staging, backup and lock siblings of `out`: a run that exits leaves none."""
     prefix = f".{out.name}."
-    return sorted(
-        p.name
-        for p in out.parent.iterdir()
-        if p.name.startswith(prefix) and p.name != f".{out.name}.lock"
-    )
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(prefix))
 
 
 def one_error_line(run: Run, *needles: str) -> str:
@@ -375,14 +371,14 @@ def test_unreadable_idx_file(src, tmp_path, capsys, monkeypatch):
     """Permission denied, simulated (tests run as root, where chmod 000 blocks nothing)."""
     mnist, dtd = src
     target = mnist / "t10k-images-idx3-ubyte.gz"
-    read_bytes = Path.read_bytes
 
-    def guarded(self):
-        if self == target:
-            raise PermissionError(13, "Permission denied", str(self))
-        return read_bytes(self)
+    def guarded(path, *args, **kwargs):
+        if Path(path) == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", guarded)
+    # the IDX reader's own `open` (a module global shadows the builtin)
+    monkeypatch.setattr("texmnist.sources.idx.open", guarded, raising=False)
     out = tmp_path / "repo"
     run = run_cli(capsys, *build_args(out, mnist, dtd))
     failed_cleanly(run, out, f"{target}: cannot read (Permission denied)")
@@ -618,7 +614,7 @@ def _mirrors(tmp_path: Path, good: Path, bad_first: bool, good_second: bool) -> 
 
 
 @pytest.fixture
-def mirrored(monkeypatch, tmp_path, fake_sources):
+def mirrored(monkeypatch, tmp_path, fake_sources, online):
     """Point MNIST's mirrors and the download cache into tmp_path."""
     cache = tmp_path / "cache"
     monkeypatch.setattr(fetch, "default_cache_dir", lambda: cache)

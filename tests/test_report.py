@@ -50,7 +50,7 @@ def test_report_json_records_the_curve_and_the_selection(report):
 
 def test_report_md_says_one_seed_and_one_epoch(report):
     text = (report / "report.md").read_text()
-    assert "1 seed (0); at most 1 epoch;" in text and "1 torch thread." in text
+    assert "1 seed (0); at most 1 epoch;" in text and "1 torch thread;" in text
     assert "1 seeds" not in text and "1 epochs" not in text
     assert "## Training and selection" in text and "| 1 * |" in text
 

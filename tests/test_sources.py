@@ -308,6 +308,7 @@ def _served_source(tmp_path: Path) -> DigitSource:
     return dataclasses.replace(DIGIT_SOURCES["mnist"], files=files)
 
 
+@pytest.mark.usefixtures("online")
 def test_load_digits_downloads_into_cache(tmp_path):
     fake = _served_source(tmp_path)
     cache = tmp_path / "cache"
@@ -321,6 +322,7 @@ def test_load_digits_downloads_into_cache(tmp_path):
     np.testing.assert_array_equal(again.test_images, digits.test_images)
 
 
+@pytest.mark.usefixtures("online")
 def test_load_digits_unreachable_mentions_folder_option(tmp_path):
     src = DIGIT_SOURCES["mnist"]
     missing = (tmp_path / "nowhere" / "x").as_uri()
@@ -333,7 +335,9 @@ def test_load_digits_unreachable_mentions_folder_option(tmp_path):
 
 
 def test_load_digits_no_download_no_cache(tmp_path):
-    with pytest.raises(SourceNotFoundError, match="downloads are off; pass --mnist-dir"):
+    with pytest.raises(
+        SourceNotFoundError, match=r"downloads are off \(--no-download\); pass --mnist-dir"
+    ):
         load_digits("mnist", cache_dir=tmp_path, download=False)
 
 
@@ -380,10 +384,13 @@ def test_resolve_dtd_missing_images(tmp_path):
 
 
 def test_resolve_dtd_no_download_no_cache(tmp_path):
-    with pytest.raises(SourceNotFoundError, match="downloads are off; pass --dtd-dir"):
+    with pytest.raises(
+        SourceNotFoundError, match=r"downloads are off \(--no-download\); pass --dtd-dir"
+    ):
         resolve_dtd(cache_dir=tmp_path, download=False)
 
 
+@pytest.mark.usefixtures("online")
 def test_resolve_dtd_downloads_and_extracts(tmp_path, monkeypatch):
     import tarfile
 
@@ -584,6 +591,7 @@ def test_real_dtd_listing_and_fallback():
     assert 700 <= n_train <= 900
 
 
+@pytest.mark.usefixtures("online")
 def test_fetch_is_the_download_path(monkeypatch, tmp_path):
     """load_digits goes through fetch.download (so its atomicity applies)."""
     calls = []

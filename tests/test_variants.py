@@ -15,6 +15,7 @@ from texmnist.cli import main
 from texmnist.dataset.builder import TexturedMNIST
 from texmnist.errors import ConfigError
 from texmnist.generate.config import TexturedMNISTConfig, custom_config, parse_settings
+from texmnist.generate.recipe import BOX_COLUMNS
 from texmnist.repo.folder import build, builder_for
 from texmnist.repo.meta import read_metadata
 from texmnist.repo.verify import verify
@@ -152,7 +153,7 @@ def test_images_are_the_variant(variant):
     row = table.slice(0, 1).to_pylist()[0]
     image = Image.open(io.BytesIO(row["image"]["bytes"]))
     assert image.size == (56, 56)
-    x0, y0, x1, y1 = row["box"]
+    x0, y0, x1, y1 = (row[c] for c in BOX_COLUMNS)
     assert (x1 - x0, y1 - y0) == (18, 18) and row["scale"] == 18
     # corner: the box touches one of the four corners of the canvas
     assert x0 in (0, 56 - 18) and y0 in (0, 56 - 18)

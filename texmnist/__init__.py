@@ -28,6 +28,7 @@ _EXPORTS = {
     "TexturedMNISTConfig": "generate.config",
     "named_config": "generate.config",
     "to_numpy": "repo.arrays",
+    "torch_dataset": "repo.torchdata",
 }
 
 # Modules of texmnist 0.1's flat layout and where they live now. The old paths keep

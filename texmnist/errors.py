@@ -7,6 +7,8 @@ exits non-zero; tracebacks only with ``--debug``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class TexmnistError(Exception):
     """Base class of every error texmnist raises on purpose."""
@@ -41,3 +43,14 @@ def first_line(e: BaseException) -> str:
     for wrapping in one of ours: third-party messages often span a traceback's worth."""
     text = str(e)
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def write_reason(e: OSError, path: Path) -> str:
+    """Why writing `path` failed, in words: a file standing where a folder of the path must be
+    (mkdir says only "File exists" or "Not a directory"), else the system's reason."""
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return e.strerror or first_line(e)

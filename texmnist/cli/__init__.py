@@ -37,6 +37,7 @@ COMMANDS = [
     publish.add_verify,
     publish.add_push,
     evaluate.add_evaluate,
+    evaluate.add_score,
 ]
 
 

@@ -123,5 +123,8 @@ def cmd_preview(args) -> int:
 
 
 def _command(argv: list[str]) -> str:
-    """The generation command as typed, for the card (paths are the user's own)."""
-    return "texmnist " + shlex.join(argv)
+    """The generation command for texmnist.json and the card: the options as typed, each
+    path option's value replaced by its role (`--mnist-dir <MNIST>`)."""
+    from ..repo.command import with_path_roles
+
+    return with_path_roles("texmnist " + shlex.join(argv))

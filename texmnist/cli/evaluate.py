@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import ConfigError
+
+T = TypeVar("T")
 
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="train models over seeds and report background reliance")
     p.add_argument("data", help="dataset folder or Hugging Face Hub repo id")
     p.add_argument("--config", default="default", help="config to train and test on")
-    p.add_argument("--model", default="cnn", help="mlp, cnn or resnet")
+    p.add_argument(
+        "--model",
+        default="cnn",
+        help="mlp, cnn, resnet, or package.module:factory (factory(in_channels, size, "
+        "num_classes) -> torch.nn.Module)",
+    )
     p.add_argument(
         "--method", default="erm", help="erm, balanced, groupdro, dfr, jtt, bg-adversarial, rrr"
     )
@@ -58,10 +67,14 @@ def add_evaluate(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    """Evaluate; on failure remove the part of --out that this run created."""
-    created = _first_missing(args.out)
+    return _removing_on_failure(args.out, lambda: _evaluate(args))
+
+
+def _removing_on_failure(out: Path, run: Callable[[], T]) -> T:
+    """`run()`; on failure remove the part of `out` that this run created."""
+    created = _first_missing(out)
     try:
-        return _evaluate(args)
+        return run()
     except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
@@ -83,8 +96,13 @@ def _evaluate(args) -> int:
 
     require("torch")
     require("matplotlib")
+    from ..evaluate.factory import is_spec, resolve
     from ..evaluate.report import REPORT_FILES, run_report
+    from ..evaluate.settings import check_run_options
     from ..evaluate.sweep import run_sweep
+
+    if is_spec(args.model):
+        resolve(args.model)  # a spec that cannot load stops every mode before any data or training
 
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -92,6 +110,11 @@ def _evaluate(args) -> int:
         raise ConfigError(
             f"--seeds: expected comma-separated integers, got {args.seeds!r}"
         ) from None
+    check_run_options(
+        seeds, lr=args.lr, weight_decay=args.weight_decay, epochs=args.epochs,
+        batch_size=args.batch_size, max_train=args.max_train,
+        saliency_examples=args.saliency_examples,
+    )  # fmt: skip
     kwargs = dict(
         model=args.model, method=args.method, epochs=args.epochs, seeds=seeds,
         batch_size=args.batch_size, max_train=args.max_train, device=args.device, lr=args.lr,
@@ -129,4 +152,37 @@ def _evaluate(args) -> int:
         return 0
     run_report(args.data, args.config, args.out, **kwargs)
     print(f"wrote {', '.join(REPORT_FILES)} to {args.out}")
+    return 0
+
+
+def add_score(sub) -> None:
+    p = sub.add_parser(
+        "score", help="report on predictions made anywhere (trains nothing, needs no torch)"
+    )
+    p.add_argument("data", help="dataset folder or Hugging Face Hub repo id")
+    p.add_argument("--config", default="default", help="config the predictions are of")
+    p.add_argument(
+        "--predictions",
+        required=True,
+        type=Path,
+        help="CSV or Parquet: split, index (or mnist_index), prediction; optional seed and "
+        "logit_0..logit_9 or prob_0..prob_9",
+    )
+    p.add_argument("--out", required=True, type=Path, help="report folder")
+    p.set_defaults(func=cmd_score)
+
+
+def cmd_score(args) -> int:
+    from ..evaluate.scoring import run_score
+
+    report = _removing_on_failure(
+        args.out, lambda: run_score(args.data, args.config, args.predictions, args.out)
+    )
+    p, d = report["predictions"], report["data"]
+    seeds = f"seeds {', '.join(map(str, p['seeds']))}" if p["seeds"] else "one run"
+    absent = ", ".join(d["absent_splits"]) or "none"
+    print(
+        f"scored {p['rows']:,} predictions of {', '.join(p['splits'])} ({seeds}; absent: "
+        f"{absent}); wrote {', '.join(report['files'])} to {args.out}"
+    )
     return 0

@@ -28,7 +28,7 @@ def add_push(sub) -> None:
 def cmd_verify(args) -> int:
     from ..repo.verify import verify
 
-    problems = verify(args.dir, load=not args.quick)
+    problems = verify(args.dir, load=not args.quick, progress=True)
     for problem in problems:
         print(problem)
     if problems:
@@ -52,6 +52,7 @@ def cmd_push(args) -> int:
             create_pr=args.create_pr,
             message=args.message,
             dry_run=args.dry_run,
+            progress=True,
         )
     except VerificationFailed as e:
         for problem in e.problems:

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from ..generate.config import TexturedMNISTConfig
 from ..generate.pngenc import encode_batch, encode_mask_batch
-from ..generate.recipe import SplitPlan
+from ..generate.recipe import BOX_COLUMNS, CROP_COLUMNS, SplitPlan
 from ..generate.render import render
 from ..sources import DIGIT_SOURCES
 from .inputs import Inputs
@@ -26,12 +26,12 @@ def features_for(config: TexturedMNISTConfig) -> datasets.Features:
         "mnist_index": datasets.Value("int32"),
         "mask": datasets.Image(),
     }
-    box = datasets.List(datasets.Value("int32"), length=4)
+    edge = datasets.Value("int32")
     if config.varies_placement:
-        spec["scale"] = datasets.Value("int32")
-        spec["box"] = box
+        spec["scale"] = edge
+        spec.update(dict.fromkeys(BOX_COLUMNS, edge))
     if config.texture_sampling == "crop":
-        spec["crop_box"] = box
+        spec.update(dict.fromkeys(CROP_COLUMNS, edge))
     if config.groups:
         spec["group"] = datasets.Value("string")
     return datasets.Features(spec)
@@ -57,9 +57,9 @@ def render_table(
         "mnist_index": plan.mnist_index,
         "mask": _png_column(encode_mask_batch(masks)),
         "scale": plan.scale,
-        "box": plan.box,
-        "crop_box": plan.crop_box,
         "group": plan.group,
+        **_edges(BOX_COLUMNS, plan.box),
+        **_edges(CROP_COLUMNS, plan.crop_box),
     }
     schema = features.arrow_schema
     return pa.table([_arrow(columns[f.name], f.type) for f in schema], schema=schema)
@@ -72,10 +72,12 @@ def _png_column(blobs: list[bytes]) -> pa.StructArray:
     )
 
 
+def _edges(names: tuple[str, ...], boxes: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The columns (x0, y0, x1, y1) of [n, 4] boxes; none when the plan has no boxes."""
+    return {} if boxes is None else dict(zip(names, np.asarray(boxes).T, strict=True))
+
+
 def _arrow(values, type_: pa.DataType) -> pa.Array:
     if isinstance(values, pa.Array):
         return values
-    if pa.types.is_fixed_size_list(type_):  # boxes: [n, 4] int32
-        flat = pa.array(np.ascontiguousarray(values).ravel(), type_.value_type)
-        return pa.FixedSizeListArray.from_arrays(flat, type_.list_size)
     return pa.array(values, type_)

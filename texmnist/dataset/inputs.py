@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DownloadError, SourceNotFoundError
 from ..generate.config import TexturedMNISTConfig
 from ..generate.recipe import Pools, SplitPlan
 from ..sources import (
@@ -131,19 +132,40 @@ def load_inputs(
 
 
 def _locate(configs: Sequence[TexturedMNISTConfig], progress: bool) -> tuple[dict, dict]:
-    """Each digit source (read) and DTD root (found or downloaded), once per run."""
+    """Each digit source (read) and DTD root (found or downloaded), once per run.
+
+    Every source is tried before any failure is reported: offline, one run names all that
+    are missing, not one per run.
+    """
     digits: dict[tuple, Digits] = {}
     dtd: dict[tuple, Path] = {}
     roots = {}
+    missing: list[str] = []
+
+    def attempt(load):
+        try:
+            return load()
+        except (SourceNotFoundError, DownloadError) as e:
+            if str(e) not in missing:
+                missing.append(str(e))
+            return None
+
     for c in configs:
         key = (c.source, c.mnist_dir, c.download)
         if key not in digits:
-            digits[key] = load_digits(c.source, c.mnist_dir, download=c.download, progress=progress)
+            digits[key] = attempt(
+                partial(load_digits, c.source, c.mnist_dir, download=c.download, progress=progress)
+            )
         if (c.dtd_dir, c.download) not in dtd:
-            dtd[c.dtd_dir, c.download] = resolve_dtd(
-                c.dtd_dir, download=c.download, progress=progress
+            dtd[c.dtd_dir, c.download] = attempt(
+                partial(resolve_dtd, c.dtd_dir, download=c.download, progress=progress)
             )
         roots[c.name] = dtd[c.dtd_dir, c.download]
+    if len(missing) == 1:
+        raise SourceNotFoundError(missing[0])
+    if missing:
+        listed = " ".join(f"({i}) {m}" for i, m in enumerate(missing, 1))
+        raise SourceNotFoundError(f"{len(missing)} sources are missing: {listed}")
     return digits, roots
 
 

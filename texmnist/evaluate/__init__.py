@@ -10,6 +10,9 @@ use, so ``texmnist evaluate`` can say how to install torch instead of failing on
     model = build_model("cnn", in_channels=1, size=28)
     train_model(model, data["train"], method="erm", epochs=2, seed=0)
     metrics = evaluate_model(model, data)
+
+Predictions made anywhere are scored without torch: ``score("preds.csv", "DIR")`` returns what
+``evaluate`` returns (see :mod:`texmnist.evaluate.scoring`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ _LAZY = {
 }
 
 
+# Names that need no torch (scoring a predictions file), loaded on first use all the same.
+_LAZY_NO_TORCH = {"score": "scoring", "score_runs": "scoring", "run_score": "scoring"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_NO_TORCH:
+        return getattr(importlib.import_module(f".{_LAZY_NO_TORCH[name]}", __name__), name)
     if name in _LAZY:
         require("torch")
         module = importlib.import_module(f".{_LAZY[name]}", __name__)
@@ -55,4 +64,5 @@ __all__ = [
     "require",
     "summarize_seeds",
     *_LAZY,
+    *_LAZY_NO_TORCH,
 ]

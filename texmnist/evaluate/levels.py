@@ -1,7 +1,7 @@
 """Digit size and position of every example, and metrics per level of either.
 
 Pure NumPy over the array dicts of :mod:`texmnist.repo.arrays`. A *level* is one digit scale
-(px) or one position (`center`, `corner`); both come from the `scale` and `box` columns
+(px) or one position (`center`, `corner`); both come from the `scale` and `box_*` columns
 (or, in `groups`, from the group name such as `CeO-14`).
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..generate.composite import POSITIONS
+from ..generate.recipe import BOX_COLUMNS
 from . import metrics
 
 KINDS = ("scale", "position")
@@ -34,9 +35,9 @@ def scale_of(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
 
 def position_of(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """Each example's placement: `corner` (top-right), `center`, else `random`."""
-    if "box" not in arrays or "image" not in arrays:
+    if any(c not in arrays for c in BOX_COLUMNS) or "image" not in arrays:
         return None
-    box = np.asarray(arrays["box"]).reshape(-1, 4)
+    box = np.stack([np.asarray(arrays[c]) for c in BOX_COLUMNS], axis=1)
     canvas = np.asarray(arrays["image"]).shape[2]
     side = box[:, 2] - box[:, 0]
     corner = (box[:, 0] == canvas - side) & (box[:, 1] == 0)

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..errors import ConfigError, first_line
 from ..repo.arrays import load_arrays, split_names
-from ..repo.meta import config_metadata, read_metadata
+from ..repo.meta import META_FILE, config_fingerprint, config_metadata, read_metadata
 from .errors import EvaluateError
 
 
@@ -19,15 +20,21 @@ def load_config(
     *,
     cache_dir: str | Path | None = None,
     max_train: int | None = None,
+    progress: bool = True,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
     """Every split of `config` as arrays, and facts about the data for the report."""
+    if max_train is not None and max_train < 1:
+        raise ConfigError(f"--max-train: must be >= 1, got {max_train}")
     splits = split_names(data, config)
     if "train" not in splits:
         raise ConfigError(f"{data}: config {config!r} has no train split (has {splits})")
-    arrays = {s: load_arrays(data, config, s, cache_dir=cache_dir) for s in splits}
+    arrays = {}
+    # Reading, checking and decoding a 60,000-row split takes seconds: say which one.
+    bar = tqdm(splits, desc=f"Loading {config}", unit="split", disable=not progress)
+    for split in bar:
+        bar.set_postfix_str(split)
+        arrays[split] = load_arrays(data, config, split, cache_dir=cache_dir)
     if max_train is not None:
-        if max_train < 1:
-            raise ConfigError(f"--max-train: must be >= 1, got {max_train}")
         arrays["train"] = {k: v[:max_train] for k, v in arrays["train"].items()}
     info: dict[str, Any] = {
         "data": str(data),
@@ -36,6 +43,14 @@ def load_config(
     }
     entry = config_metadata(data, config) if Path(data).is_dir() else None
     if entry is not None:
+        # Each split's content was checked against its fingerprint as it was read (repo.arrays);
+        # the config's, which the report names, must be the one of those.
+        recorded = {name: split["fingerprint"] for name, split in entry["splits"].items()}
+        if config_fingerprint(recorded) != entry.get("fingerprint"):
+            raise EvaluateError(
+                f"{Path(data) / META_FILE}: config {config!r}: its fingerprint is not that of "
+                "its splits; rebuild the config"
+            )
         info["fingerprint"] = entry.get("fingerprint")
         info["recipe"] = entry.get("recipe")
         info["texmnist_version_built"] = entry.get("texmnist_version")

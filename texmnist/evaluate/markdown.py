@@ -8,7 +8,6 @@ from typing import Any
 
 from . import metrics
 from .levels import LEVEL_METRICS
-from .saliency import SALIENCY_SPLITS
 
 MIN_OBJECT_ACCURACY = 0.5  # acc_no_background below this: the model did not learn the object
 OBJECT_RULE = f"acc_no_background < {100 * MIN_OBJECT_ACCURACY:.0f}%"
@@ -79,26 +78,50 @@ def training_lines(report: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def report_markdown(report: Mapping[str, Any]) -> str:
-    s, hp, d = report["settings"], report["hyperparameters"], report["data"]
-    summary = report["summary"]
-    lines = [
-        f"# Textured MNIST evaluation: `{d['config']}`, {s['model']} / {s['method']}",
-        "",
+def _header(report: Mapping[str, Any]) -> list[str]:
+    """Title, data and how the predictions came about: trained here, or a file's."""
+    s, d = report["settings"], report["data"]
+    data = (
         f"Data `{d['data']}` config `{d['config']}`"
         + (f", fingerprint `{d['fingerprint'][:16]}…`" if d.get("fingerprint") else "")
-        + ". Splits: " + ", ".join(f"{k} {v:,}" for k, v in d["splits"].items()) + ".",
+        + ". Splits: " + ", ".join(f"{k} {v:,}" for k, v in d["splits"].items()) + "."
+    )  # fmt: skip
+    if "predictions" in report:  # `texmnist score`: predictions made anywhere
+        p = report["predictions"]
+        runs = f"seeds {', '.join(map(str, p['seeds']))}" if p["seeds"] else "one run"
+        scores = f"; {p['scores']} scores given" if p["scores"] else ""
+        return [
+            f"# Textured MNIST score: `{d['config']}`, predictions `{p['file']}`",
+            "",
+            data + " Not in the file: " + (", ".join(d["absent_splits"]) or "none") + ".",
+            f"Predictions `{p['file']}` (sha256 `{p['sha256'][:16]}…`): {p['rows']:,} rows, "
+            f"{runs}, rows placed by `{p['key']}`{scores}.",
+            "",
+        ]
+    hp = report["hyperparameters"]
+    size = f"; {s['parameters']:,} parameters" if "parameters" in s else ""
+    return [
+        f"# Textured MNIST evaluation: `{d['config']}`, {s['model']} / {s['method']}",
+        "",
+        data,
         f"{plural(len(s['seeds']), 'seed')} ({', '.join(map(str, s['seeds']))}); at most "
         f"{plural(s['epochs'], 'epoch')}; device {s['device']}, "
-        f"{plural(s['torch_threads'], 'torch thread')}.",
+        f"{plural(s['torch_threads'], 'torch thread')}{size}.",
         "",
         *_flag_lines(report),
         "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in hp.items()) + ".",
         "",
+    ]
+
+
+def report_markdown(report: Mapping[str, Any]) -> str:
+    s, summary = report["settings"], report["summary"]
+    lines = [
+        *_header(report),
         "## Metrics (mean [95% t-interval over seeds]; one seed: its own interval)",
         "",
         metrics.format_table(summary),
-        *training_lines(report),
+        *(training_lines(report) if "selection" in report else []),
     ]  # fmt: skip
     for kind, title in (("scale", "digit scale (px)"), ("position", "digit position")):
         keys = level_keys(summary, kind)
@@ -119,7 +142,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
             metrics.format_table(summary, [k for k in cf_keys if k in summary]),
         ]
     sal_keys = [f"{kind}_{m}_{split}" for kind in ("grad", "cam") for m in ("bg", "iou")
-                for split in SALIENCY_SPLITS]  # fmt: skip
+                for split in metrics.SALIENCY_SPLITS]  # fmt: skip
     sal_keys = [k for k in sal_keys if k in summary]
     if sal_keys:
         lines += [
@@ -136,7 +159,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
 
 
 def _flag_lines(report: Mapping[str, Any]) -> list[str]:
-    flag = report["flags"]["object"]
+    flag = object_flag(report["summary"])
     if flag["learned"] is not False:
         return []
     return [
@@ -171,8 +194,9 @@ def reading(report: Mapping[str, Any]) -> str:
     def mean(key: str) -> float:
         return summary[key]["mean"] if key in summary else math.nan
 
+    who = f"The {s['model']} trained with {s['method']}" if "method" in s else "The model"
     parts = [
-        f"The {s['model']} trained with {s['method']} scores {_pct(mean('acc_test_correlated'))} "
+        f"{who} scores {_pct(mean('acc_test_correlated'))} "
         f"when the background agrees with the digit and {_pct(mean('acc_test_random'))} when it "
         f"conflicts."
     ]

@@ -35,14 +35,14 @@ import torch
 from .. import __version__
 from ..errors import ConfigError
 from . import metrics
-from .errors import EvaluateError, require
+from .errors import require
 from .load import available_configs, load_config
 from .load import fingerprint as data_fingerprint
 from .markdown import plural
 from .output import jsonable, make_dir, report_dir, write_json, write_text
 from .plots import pyplot, save
 from .report import run_report
-from .settings import DEFAULT_PATIENCE, METHODS, TrainSettings
+from .settings import DEFAULT_PATIENCE, METHODS, TrainSettings, check_run_options
 
 MATRIX_FILES = ("matrix.json", "matrix.md", "matrix.png")
 CELL_FILE = "cell.json"  # in each cell's folder, written last: the cell is finished
@@ -137,8 +137,10 @@ def run_matrix(
     call without `shard` reuses their finished cells and writes the matrix files.
     """
     require("matplotlib")
-    if not seeds:
-        raise EvaluateError("--seeds: give at least one seed")
+    check_run_options(
+        seeds, lr=lr, weight_decay=weight_decay, epochs=epochs, batch_size=batch_size,
+        max_train=max_train, saliency_examples=saliency_examples,
+    )  # fmt: skip
     part = parse_shard(shard)
     configs = resolve(configs, available_configs(data), "--configs")
     methods = resolve(methods, METHODS, "--methods")
@@ -184,7 +186,7 @@ def run_matrix(
             start, wall = time.process_time(), time.perf_counter()
             try:
                 loaded = loaded or load_config(
-                    data, config, cache_dir=cache_dir, max_train=max_train
+                    data, config, cache_dir=cache_dir, max_train=max_train, progress=progress
                 )
                 report = run_report(
                     data, config, folder, method=method, device=device, cache_dir=cache_dir,

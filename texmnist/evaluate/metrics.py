@@ -57,6 +57,8 @@ from .intervals import (
 from .seeds import DEFAULT_TABLE_KEYS, format_table, mean_ci_text, summarize_seeds
 
 TEXTURED_TEST_SPLITS = ("test_correlated", "test_random")
+# Where saliency is measured; here, not in saliency.py, so that report.md is written without torch.
+SALIENCY_SPLITS = ("test_correlated", "test_random", "test_no_background")
 SPLIT_ALIASES = {
     "test_no_background": "acc_no_background",
     "test_background_only": "acc_background_only",

@@ -112,16 +112,24 @@ class ResNet(nn.Module):
 
 
 def build_model(name: str, in_channels: int, size: int, num_classes: int = 10) -> nn.Module:
-    """A fresh model by name (`mlp`, `cnn`, `resnet`); initialised from torch's global RNG."""
+    """A fresh model by name (`mlp`, `cnn`, `resnet`) or from a `package.module:factory`
+    spec (see :mod:`texmnist.evaluate.factory`); initialised from torch's global RNG."""
     if in_channels not in (1, 3):
         raise EvaluateError(f"in_channels: expected 1 or 3, got {in_channels}")
+    from .factory import build, is_spec  # factory imports this module: import it here
+
+    if is_spec(name):
+        return build(name, in_channels, size, num_classes)
     if name == "mlp":
         return MLP(in_channels, size, num_classes)
     if name == "cnn":
         return CNN(in_channels, num_classes)
     if name == "resnet":
         return ResNet(in_channels, num_classes)
-    raise EvaluateError(f"--model: unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    raise EvaluateError(
+        f"--model: unknown model {name!r}; choose one of {', '.join(MODELS)}, or give "
+        "package.module:factory"
+    )
 
 
 def last_linear(model: nn.Module) -> nn.Linear:

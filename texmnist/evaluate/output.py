@@ -9,13 +9,13 @@ import json
 import math
 import os
 import platform
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .. import __version__
 from ..errors import OutputError
@@ -24,9 +24,10 @@ from ..errors import OutputError
 def versions() -> dict[str, str]:
     import datasets
 
+    torch = sys.modules.get("torch")  # `score` runs without it: recorded when in use
     return {
         "texmnist": __version__,
-        "torch": torch.__version__,
+        **({"torch": torch.__version__} if torch is not None else {}),
         "numpy": np.__version__,
         "datasets": datasets.__version__,
         "python": platform.python_version(),

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from .output import replacing
-from .saliency import saliency_maps
 
 BAR_SPLITS = (
     ("acc_test_correlated", "correlated"),
@@ -117,6 +116,8 @@ def plot_attraction(runs: Sequence[Mapping[str, Any]], path: Path, *, title: str
 
 def _pick_examples(data, model, device, per_kind: int = 4):
     """Up to `per_kind` correct and background-following examples of test_random."""
+    from .saliency import saliency_maps  # torch: the other figures (`score`'s) need none
+
     split = data.get("test_random") or data.get("test_correlated")
     images, mask = np.asarray(split["image"][:2000]), np.asarray(split["mask"][:2000])
     maps = saliency_maps(model, images, device=device)

@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from . import metrics
 from .data import deterministic
-from .errors import EvaluateError, require
+from .errors import require
+from .factory import parameter_count
 from .levels import level_metrics
 from .load import fingerprint, load_config
 from .markdown import object_flag, report_markdown
@@ -30,7 +32,7 @@ from .output import jsonable, make_dir, replacing, report_dir, versions, write_j
 from .plots import plot_accuracy, plot_attraction, plot_curves, plot_saliency_examples
 from .predict import metadata, predict_splits
 from .saliency import saliency_metrics
-from .settings import DEFAULT_PATIENCE, TrainSettings
+from .settings import DEFAULT_PATIENCE, TrainSettings, check_run_options
 from .train import train_model
 
 PARTIAL = ".partial"  # finished seeds of an unfinished report (with --resume)
@@ -55,13 +57,23 @@ def run_seed(
     """Train one model and return (metrics + log, the model)."""
     model = fresh_model(data, model_name, settings.seed)
     log = train_model(model, data["train"], settings=settings, validation=data.get("validation"))
-    preds = predict_splits(model, data, device=settings.device)
-    result = metrics.evaluate(preds, {s: metadata(data[s]) for s in preds})
-    result.update(level_metrics(preds, data))
-    if saliency_examples:
-        result.update(
-            saliency_metrics(model, data, max_examples=saliency_examples, device=settings.device)
-        )
+    # Testing takes as long as an epoch: a bar names its two steps.
+    steps = tqdm(total=1 + bool(saliency_examples), desc=f"seed {settings.seed} testing",
+                 unit="step", disable=not settings.progress)  # fmt: skip
+    with steps:
+        steps.set_postfix_str("predictions")
+        preds = predict_splits(model, data, device=settings.device)
+        steps.update()
+        result = metrics.evaluate(preds, {s: metadata(data[s]) for s in preds})
+        result.update(level_metrics(preds, data))
+        if saliency_examples:
+            steps.set_postfix_str("saliency")
+            result.update(
+                saliency_metrics(
+                    model, data, max_examples=saliency_examples, device=settings.device
+                )
+            )
+            steps.update()
     result["train_log"] = log
     return result, model
 
@@ -97,8 +109,10 @@ def run_report(
     an interrupted report resumes from its next seed.
     """
     require("matplotlib")
-    if not seeds:
-        raise EvaluateError("--seeds: give at least one seed")
+    check_run_options(
+        seeds, lr=lr, weight_decay=weight_decay, epochs=epochs, batch_size=batch_size,
+        max_train=max_train, saliency_examples=saliency_examples,
+    )  # fmt: skip
     out = report_dir(out)
     settings = TrainSettings(
         method=method, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -115,7 +129,9 @@ def run_report(
     if done is not None:
         return done
     wall = time.perf_counter()
-    arrays, info = loaded or load_config(data, config, cache_dir=cache_dir, max_train=max_train)
+    arrays, info = loaded or load_config(
+        data, config, cache_dir=cache_dir, max_train=max_train, progress=progress
+    )
     runs, first_model = [], None
     for seed in seeds:
         start = time.perf_counter()
@@ -143,7 +159,7 @@ def run_report(
             "batch_size": batch_size, "max_train": max_train, "device": runs[0]["train_log"]
             ["device"], "saliency_examples": saliency_examples,
             "torch_threads": torch.get_num_threads(), "patience": patience,
-            "lr_schedule": lr_schedule,
+            "lr_schedule": lr_schedule, "parameters": parameter_count(first_model),
         },
         "hyperparameters": settings.hyperparameters(),
         "request": request,

@@ -22,9 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import image_tensor, pick_device, to_float
+from .metrics import SALIENCY_SPLITS
 from .models import cam_layer
-
-SALIENCY_SPLITS = ("test_correlated", "test_random", "test_no_background")
 
 
 def input_gradients(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import EvaluateError
@@ -40,6 +42,57 @@ TUNED = {
     "bg-adversarial": (("adversary_weight", "adversary_weight_grid"),),
     "rrr": (("rrr_weight", "rrr_weight_grid"),),
 }
+
+
+def _number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
+def check_rates(lr: float, weight_decay: float | None) -> None:
+    """One line for a learning rate or weight decay no optimizer can use (nan, inf, < 0)."""
+    if not (_number(lr) and lr > 0):
+        raise EvaluateError(f"--lr: must be a finite number > 0, got {lr!r}")
+    if weight_decay is not None and not (_number(weight_decay) and weight_decay >= 0):
+        raise EvaluateError(f"--weight-decay: must be a finite number >= 0, got {weight_decay!r}")
+
+
+def check_run_options(
+    seeds: Sequence[int],
+    *,
+    lr: float = 1e-3,
+    weight_decay: float | None = None,
+    epochs: int = 2,
+    batch_size: int = 128,
+    max_train: int | None = None,
+    saliency_examples: int = 0,
+) -> None:
+    """Refuse, before any data is loaded, the values no evaluation can use: one line each."""
+    seeds = list(seeds)
+    if not seeds:
+        raise EvaluateError("--seeds: give at least one seed")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise EvaluateError(f"--seeds: {seed!r} is not a seed (an integer >= 0)")
+    twice = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if twice:
+        raise EvaluateError(
+            f"--seeds: seed {twice[0]} is given twice; the intervals are over distinct seeds, "
+            "give each once"
+        )
+    check_rates(lr, weight_decay)
+    counts = {
+        "--epochs": (epochs, 1),
+        "--batch-size": (batch_size, 1),
+        "--max-train": (max_train, 1),
+        "--saliency-examples": (saliency_examples, 0),
+    }
+    for option, (value, least) in counts.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise EvaluateError(f"{option}: must be an integer >= {least}, got {value!r}")
+        if value < least:
+            raise EvaluateError(f"{option}: must be >= {least}, got {value}")
 
 
 @dataclasses.dataclass
@@ -89,6 +142,7 @@ class TrainSettings:
             raise EvaluateError(
                 f"--lr-schedule: unknown {self.lr_schedule!r}; choose one of {', '.join(SCHEDULES)}"
             )
+        check_rates(self.lr, self.weight_decay)
         if not 0 < self.holdout < 1:
             raise EvaluateError(f"holdout: must be in (0, 1), got {self.holdout}")
         grids = {

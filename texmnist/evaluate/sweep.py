@@ -31,6 +31,7 @@ from .markdown import MIN_OBJECT_ACCURACY
 from .output import jsonable, make_dir, report_dir, versions
 from .plots import pyplot, save
 from .report import run_report
+from .settings import check_run_options
 
 RHO_CONFIGS = {"default": 1.0, "rho-0.99": 0.99, "rho-0.9": 0.9, "uncorrelated": 0.1}
 LEVEL_CONFIG = "sizes"
@@ -53,6 +54,10 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Run the sweep `kind` (see the module doc) and write sweep.json, sweep.md, sweep.png."""
     require("matplotlib")
+    options = ("lr", "weight_decay", "epochs", "batch_size", "max_train", "saliency_examples")
+    check_run_options(
+        kwargs.get("seeds", (0, 1, 2)), **{k: kwargs[k] for k in options if k in kwargs}
+    )
     if kind not in KINDS:
         raise ConfigError(f"--sweep: unknown sweep {kind!r}; choose one of {', '.join(KINDS)}")
     if design not in DESIGNS:

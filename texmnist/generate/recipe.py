@@ -27,6 +27,12 @@ from .splits import (
     split_spec,
 )
 
+# The dataset's columns of `SplitPlan.box` and `.crop_box`, one int32 column per edge:
+# the dataset viewer describes numeric columns (range, mean, histogram) but not fixed-length
+# lists, so four columns show where digits sit and which part of a photo was cropped.
+BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")
+CROP_COLUMNS = ("crop_x0", "crop_y0", "crop_x1", "crop_y1")
+
 
 def stream(seed: int, split: str, purpose: str) -> np.random.Generator:
     """An independent random stream for one (seed, split, purpose).

@@ -24,7 +24,7 @@ from ..sources import provenance
 from ..sources.provenance import DEFAULT_REPO_ID, Provenance
 from .baselines import baselines
 from .command import public_command
-from .meta import config_dir, read_metadata
+from .meta import config_dir, default_config, read_metadata, split_pattern
 
 TAGS = [
     "spurious-correlations",
@@ -72,8 +72,9 @@ def _size_category(n: int) -> str:
 
 
 def _ordered(meta: dict) -> list[tuple[str, dict]]:
-    """Configs with `default` first (the Hub shows the first config first)."""
-    return sorted(meta["configs"].items(), key=lambda kv: kv[0] != "default")
+    """Configs with the default one first (the Hub shows the first config first)."""
+    default = default_config(meta)
+    return sorted(meta["configs"].items(), key=lambda kv: kv[0] != default)
 
 
 def folder_sources(meta: dict) -> list[Provenance]:
@@ -86,12 +87,13 @@ def card_data(meta: dict) -> DatasetCardData:
     records = folder_sources(meta)
     configs, infos = [], DatasetInfosDict()
     total = 0
+    default = default_config(meta)
     for name, cmeta in _ordered(meta):
         entry = {
             "config_name": name,
-            "data_files": [{"split": s, "path": v["files"]} for s, v in cmeta["splits"].items()],
+            "data_files": [{"split": s, "path": split_pattern(name, s)} for s in cmeta["splits"]],
         }
-        if name == "default":
+        if name == default:
             entry["default"] = True
         configs.append(entry)
         splits = datasets.SplitDict()
@@ -264,7 +266,8 @@ def render_card(folder: Path, *, repo_id: str = DEFAULT_REPO_ID) -> str:
             _config_section(n, c, mapping, repo_id, configs[0]) for n, c in configs
         ),
         repo_id=repo_id,
-        example_config=next((n for n in names if n != "default"), first),
+        default_config=first,
+        example_config=next((n for n in names if n != first), first),
         baselines=baselines(folder, names),
         reproducibility=_reproducibility(meta),
         licence=provenance.license_text(records),

@@ -1,4 +1,5 @@
-"""The build command as a card shows it: the user's local paths replaced by placeholders."""
+"""The build command as texmnist.json records it and the card shows it: its options kept,
+the user's local paths replaced by the role each plays (`--mnist-dir <MNIST>`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import shlex
 
 from ..generate.config import NAMED_CONFIGS, named_config, spelled
 
-# Options whose values are the user's own paths: the card shows placeholders.
-PATH_OPTIONS = {"--mnist-dir": "MNIST_DIR", "--dtd-dir": "DTD_DIR", "--out": "OUT_DIR"}
+# Build options whose values are the user's own paths, and the placeholder each becomes.
+PATH_ROLES = {
+    "--out": "<OUT>",
+    "--mnist-dir": "<MNIST>",
+    "--fashion-mnist-dir": "<FASHION_MNIST>",
+    "--kmnist-dir": "<KMNIST>",
+    "--dtd-dir": "<DTD>",
+}
 # Recipe parameters the `build` command line can set (option, recipe key).
 CLI_RECIPE_OPTIONS = [
     ("--seed", "seed"),
@@ -19,43 +26,58 @@ CLI_RECIPE_OPTIONS = [
 ]
 
 
-def public_command(command: str, name: str, recipe: dict) -> str:
-    """The build command with the user's paths replaced by placeholders.
+def with_path_roles(command: str) -> str:
+    """`command` with every path option's value replaced by its role (`--out <OUT>`).
 
-    Without a recorded command (a build from Python), one is derived from the recipe.
+    Options keep their place, and an argparse abbreviation (`--mnist /x`) counts as the
+    option it abbreviates. A command that does not parse as shell words is dropped (""): a
+    half-cleaned command could still carry a path.
     """
-    if not command.strip():
-        return _derived_command(name, recipe)
     try:
         tokens = shlex.split(command)
     except ValueError:
-        return _derived_command(name, recipe)
+        return ""
     out, i = [], 0
     while i < len(tokens):
-        tok = tokens[i]
-        option, eq, _ = tok.partition("=")
+        option, eq, _ = tokens[i].partition("=")
         full = _path_option(option)
         if full and eq:
-            out.append(f"{full}={PATH_OPTIONS[full]}")
+            out.append(f"{full}={PATH_ROLES[full]}")
         elif full:
-            out += [full, PATH_OPTIONS[full]]
-            i += 1  # skip the path itself
+            out += [full, PATH_ROLES[full]]
+            i += 1  # the path itself
         else:
-            out.append(tok)
+            out.append(tokens[i])
         i += 1
-    return shlex.join(out).replace("'", "")
+    return " ".join(t if _is_role(t) else shlex.quote(t) for t in out)
+
+
+def public_command(command: str, name: str, recipe: dict) -> str:
+    """The recorded build command with path roles; derived from the recipe when none was
+    recorded (a build from Python) or it did not parse.
+
+    Commands are recorded with roles already; a folder of an older texmnist kept the
+    paths, and they are hidden here too.
+    """
+    return with_path_roles(command) or _derived_command(name, recipe)
+
+
+def _is_role(token: str) -> bool:
+    return (token.partition("=")[2] or token) in PATH_ROLES.values()
 
 
 def _path_option(token: str) -> str | None:
     """The path option `token` names, also as an argparse abbreviation (`--mnist`)."""
     if not token.startswith("--") or len(token) < 4:
         return None
-    hits = [o for o in PATH_OPTIONS if o.startswith(token)]
+    if token in PATH_ROLES:
+        return token
+    hits = [o for o in PATH_ROLES if o.startswith(token)]
     return hits[0] if len(hits) == 1 else None
 
 
 def _derived_command(name: str, recipe: dict) -> str:
-    parts = ["texmnist", "build", "--out", "OUT_DIR"]
+    parts = ["texmnist", "build", "--out", PATH_ROLES["--out"]]
     if name in NAMED_CONFIGS:
         parts += [] if name == "default" else ["--config", name]
     else:  # a custom variant: `default` with every recipe difference as --set
@@ -64,7 +86,7 @@ def _derived_command(name: str, recipe: dict) -> str:
         changed = [k for k, v in recipe.items() if k not in options and base.get(k) != v]
         parts += ["--config", "default"]
         parts += [f"--set {k}={spelled(recipe[k])}" for k in changed] + ["--name", name]
-    parts += ["--mnist-dir", "MNIST_DIR", "--dtd-dir", "DTD_DIR"]
+    parts += ["--mnist-dir", PATH_ROLES["--mnist-dir"], "--dtd-dir", PATH_ROLES["--dtd-dir"]]
     for option, key in CLI_RECIPE_OPTIONS:
         if recipe.get(key) not in (None, 0) or (key == "seed" and recipe.get(key) is not None):
             parts += [option, str(recipe[key])]

@@ -4,8 +4,8 @@ Layout (what the Hub and `load_dataset(DIR, name)` read):
 
     DIR/README.md                          card; YAML `configs` + `dataset_info`
     DIR/texmnist.json                      recipe, sizes, fingerprints, provenance
-    DIR/data/<split>-00000-of-00001.parquet      the `default` config
-    DIR/<config>/<split>-00000-of-0000N.parquet  every other config
+    DIR/data/<split>-0000i-of-0000N.parquet      the `default` config
+    DIR/<config>/<split>-0000i-of-0000N.parquet  every other config (shard 0: the head)
     DIR/images/preview-<config>.png
 
 A build renders into a hidden staging sibling and swaps it in at the end, under
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import math
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -32,18 +30,32 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..dataset.builder import TexturedMNIST
 from ..dataset.inputs import Inputs, load_inputs
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError, OutputError, write_reason
 from ..generate.config import DATA_VERSION, TexturedMNISTConfig, check_name
 from ..sources import provenance
+from ..sources.identity import inputs_identity
 from . import card, preview
+from .command import with_path_roles
 from .meta import (
-    META_FILE,
     META_FORMAT,
     config_dir,
     config_fingerprint,
-    read_metadata,
+    shard_name,
     table_fingerprint,
     write_metadata,
+)
+from .staging import (
+    STAGING_TAG,
+    check_kept,
+    check_out,
+    copy_tree_kept,
+    locked,
+    recover,
+    recover_siblings,
+    resolve_out,
+    swap_in,
+    write_fault,
+    written_by_texmnist,
 )
 from .verify import MAX_IMAGE_ROW_GROUP_ROWS
 
@@ -57,85 +69,27 @@ MAX_SHARD_ROWS = 20_000
 # 100 kB, not the whole split. Earlier `datasets` releases set the same 100 for images
 # (PARQUET_ROW_GROUP_SIZE_FOR_IMAGE_DATASETS); 5.2 leaves it unset (100 MB groups).
 ROW_GROUP_ROWS = MAX_IMAGE_ROW_GROUP_ROWS
-STAGING_TAG = ".texmnist-tmp-"
-BACKUP_TAG = ".texmnist-old-"
 
 
-# -- guarding the output folder -----------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ShardLayout:
+    """How `export_split` cuts a split into Parquet files.
 
-
-def check_out(out: Path, name: str, overwrite: bool) -> dict | None:
-    """Refuse an --out we may not write; return its metadata when it is ours."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: --out names a file, not a folder")
-    if not out.exists() or not any(out.iterdir()):
-        return None
-    meta = read_metadata(out)
-    if meta is None:
-        raise OutputError(
-            f"{out}: folder is not empty and was not made by texmnist (no {META_FILE}); "
-            "choose another --out"
-        )
-    if name in meta["configs"] and not overwrite:
-        raise OutputError(
-            f"{out}: config {name!r} is already built there; pass --overwrite to rebuild it"
-        )
-    return meta
-
-
-@contextlib.contextmanager
-def locked(out: Path) -> Iterator[None]:
-    """An exclusive lock on `out` held by this process (a sibling lock file)."""
-    lock_path = out.parent / f".{out.name}.lock"
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError(f"{out}: another texmnist build is writing this folder") from None
-        yield
-
-
-def recover(out: Path) -> None:
-    """Finish or undo a swap that a killed build left half done; drop stale staging."""
-    parent = out.parent
-    backups = sorted(parent.glob(f".{out.name}{BACKUP_TAG}*"))
-    if backups and not out.exists():
-        os.replace(backups[-1], out)  # the kill fell between the two renames
-        backups = backups[:-1]
-    for stale in [*backups, *parent.glob(f".{out.name}{STAGING_TAG}*")]:
-        shutil.rmtree(stale, ignore_errors=True)
-
-
-def swap_in(staged: Path, out: Path) -> None:
-    """Replace `out` by `staged` with two renames; `recover` repairs a kill between them."""
-    if not out.exists():
-        os.replace(staged, out)
-        return
-    backup = out.parent / f".{out.name}{BACKUP_TAG}{uuid.uuid4().hex[:8]}"
-    os.replace(out, backup)
-    os.replace(staged, out)
-    shutil.rmtree(backup, ignore_errors=True)
-
-
-def _copy_tree_linked(src: Path, dst: Path, skip: set[str]) -> None:
-    """Copy `src` into `dst`, hard-linking the Parquet files (cheap: we never edit them).
-
-    Everything else (README.md, texmnist.json, previews) is copied: the build rewrites
-    those in place, and through a hard link that would edit the live folder before the swap.
+    `head_rows`: the first shard holds only this many rows (None: no separate head). The
+    stock `load_dataset(..., streaming=True)` reads a whole shard before its first row
+    (pyarrow pre-buffers every row group of the file it opens, in ranges of up to 32 MiB),
+    so the head shard is what a stream's first row costs; one row group of it keeps that
+    at 0.16-0.32 MB on real data, and the other shards stay large for the bulk load
+    (bench/layout_results.md).
     """
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if rel.parts[0] in skip or not path.is_file():
-            continue
-        target = dst / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix != ".parquet":
-            shutil.copy2(path, target)
-            continue
-        try:
-            os.link(path, target)
-        except OSError:
-            shutil.copy2(path, target)
+
+    head_rows: int | None = ROW_GROUP_ROWS
+    shard_rows: int = MAX_SHARD_ROWS
+    shard_bytes: int = MAX_SHARD_BYTES
+    row_group_rows: int = ROW_GROUP_ROWS
+
+
+LAYOUT = ShardLayout()
 
 
 # -- building -----------------------------------------------------------------
@@ -156,25 +110,52 @@ def builder_for(
     return TexturedMNIST(cache_dir=str(cache_dir), config=config, inputs=inputs)
 
 
-def export_split(ds: datasets.Dataset, folder: Path, split: str) -> list[str]:
+def export_split(
+    ds: datasets.Dataset, folder: Path, split: str, layout: ShardLayout | None = None
+) -> list[str]:
     """Write `ds` as Parquet shards `<split>-0000i-of-0000N.parquet`; return file names.
 
-    Shards hold at most `MAX_SHARD_BYTES` and `MAX_SHARD_ROWS`, in row groups of
-    `ROW_GROUP_ROWS` rows. `Dataset.to_parquet` writes one
-    row group per batch, with `datasets`' own Parquet options: content-defined chunking
-    (so a re-upload of a changed split shares most bytes), the page index and statistics,
-    and no compression on the already-compressed PNG columns.
+    The shards are contiguous and in row order: a head shard of `layout.head_rows`, then
+    shards of at most `shard_bytes` and `shard_rows`, all in row groups of
+    `row_group_rows`. `Dataset.to_parquet` writes one row group per batch, with `datasets`'
+    own Parquet options: content-defined chunking (so a re-upload of a changed split shares
+    most bytes), the page index and statistics, and no compression on the already-compressed
+    PNG columns.
     """
-    by_bytes = math.ceil(ds.data.nbytes / MAX_SHARD_BYTES)
-    num_shards = max(1, by_bytes, math.ceil(len(ds) / MAX_SHARD_ROWS))
+    layout = layout or LAYOUT
+    bounds = shard_bounds(len(ds), ds.data.nbytes, layout)
     statistics = _statistics_columns(ds.features)
     names = []
-    for i in range(num_shards):
-        name = f"{split}-{i:05d}-of-{num_shards:05d}.parquet"
-        shard = ds.shard(num_shards, i, contiguous=True)
-        shard.to_parquet(str(folder / name), batch_size=ROW_GROUP_ROWS, write_statistics=statistics)
-        names.append(name)
+    # One labelled bar per split, where datasets would show one unlabelled "Creating parquet
+    # from Arrow format" bar per shard; shown when datasets' bars are (see datasets_progress).
+    bar = tqdm(total=len(ds), desc=f"Writing {folder.name}/{split}", unit="row",
+               unit_scale=True, disable=not datasets.is_progress_bar_enabled())  # fmt: skip
+    with bar, datasets_progress(False):
+        for i, (start, stop) in enumerate(bounds):
+            name = shard_name(split, i, len(bounds))
+            shard = ds.select(range(start, stop))  # contiguous: a slice, no indices mapping
+            shard.to_parquet(
+                str(folder / name), batch_size=layout.row_group_rows, write_statistics=statistics
+            )
+            names.append(name)
+            bar.update(len(shard))
     return names
+
+
+def shard_bounds(num_rows: int, num_bytes: int, layout: ShardLayout) -> list[tuple[int, int]]:
+    """(start, stop) rows of each shard: the head, then near-equal contiguous shards."""
+    start, bounds = 0, []
+    if layout.head_rows and num_rows > layout.head_rows:
+        start, bounds = layout.head_rows, [(0, layout.head_rows)]
+    rest = num_rows - start
+    rest_bytes = num_bytes * rest / max(num_rows, 1)
+    count = max(1, math.ceil(rest_bytes / layout.shard_bytes), math.ceil(rest / layout.shard_rows))
+    div, mod = divmod(rest, count)  # as `Dataset.shard(count, i, contiguous=True)`
+    for i in range(count):
+        stop = start + div + (i < mod)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
 
 
 def _statistics_columns(features: datasets.Features) -> list[str]:
@@ -235,42 +216,62 @@ def build_many(
         raise ConfigError(f"configs: give each config once, got {names}")
     for name in names:
         check_name(name)
-    out = Path(out).absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = resolve_out(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot create its parent folder ({write_reason(e, out)})") from e
     with locked(out):
         recover(out)
+        recover_siblings(out)
         meta = {"format": META_FORMAT, "configs": {}}
         for name in names:
             meta = check_out(out, name, overwrite) or meta
+        if out.is_dir():
+            check_kept(out, names)
         inputs = load_inputs(configs, progress=progress, num_proc=num_proc)
+        sums: dict = {}  # sha256 of each source, shared by the configs that read it
         staging = out.parent / f".{out.name}{STAGING_TAG}{uuid.uuid4().hex[:8]}"
         try:
-            repo = staging / "repo"
-            repo.mkdir(parents=True)
-            if out.exists():
-                _copy_tree_linked(out, repo, skip={config_dir(n) for n in names})
-            results = []
-            # One config: datasets' bars per split; several: one bar over the configs.
-            one_bar = progress and len(configs) > 1
-            stage = tqdm(configs, desc="Rendering", unit="config", disable=not one_bar)
-            with datasets_progress(progress and not one_bar), stage:
-                for config in stage:
-                    stage.set_postfix_str(config.name)
-                    results.append(
-                        _build_staged(
-                            config, repo, staging, meta, num_proc, command, inputs[config.name]
-                        )
-                    )
-            write_metadata(repo, meta)
-            if write_card:
-                for name in names:
-                    preview.write_preview(repo, name, repo / "images" / f"preview-{name}.png")
-                card.write_card(repo)
-            swap_in(repo, out)
+            results = _build_into(staging, out, configs, meta, num_proc, command, inputs,
+                                  sums, write_card, progress)  # fmt: skip
+        except Exception as e:
+            fault = write_fault(e, out)
+            if fault is None:
+                raise
+            raise fault from e
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     for result in results:
         result.out = out
+    return results
+
+
+def _build_into(staging, out, configs, meta, num_proc, command, inputs, sums, write_card, progress):
+    """Render `configs` into `staging`, beside the kept files of `out`, then swap it in."""
+    names = [c.name for c in configs]
+    repo = staging / "repo"
+    repo.mkdir(parents=True)
+    if out.exists():
+        copy_tree_kept(out, repo, written_by_texmnist(meta, names, write_card))
+    results = []
+    # One config: datasets' bars per split; several: one bar over the configs.
+    one_bar = progress and len(configs) > 1
+    stage = tqdm(configs, desc="Rendering", unit="config", disable=not one_bar)
+    with datasets_progress(progress and not one_bar), stage:
+        for config in stage:
+            stage.set_postfix_str(config.name)
+            results.append(
+                _build_staged(
+                    config, repo, staging, meta, num_proc, command, inputs[config.name], sums
+                )
+            )
+    write_metadata(repo, meta)
+    if write_card:
+        for name in names:
+            preview.write_preview(repo, name, repo / "images" / f"preview-{name}.png")
+        card.write_card(repo)
+    swap_in(repo, out)
     return results
 
 
@@ -285,11 +286,11 @@ def datasets_progress(enabled: bool) -> Iterator[None]:
         (datasets.enable_progress_bars if was else datasets.disable_progress_bars)()
 
 
-def _build_staged(config, repo, staging, meta, num_proc, command, inputs) -> BuildResult:
+def _build_staged(config, repo, staging, meta, num_proc, command, inputs, sums) -> BuildResult:
     cdir = config_dir(config.name)
     builder = builder_for(config, staging / "cache", inputs)
     builder.download_and_prepare(output_dir=str(staging / "arrow"), num_proc=num_proc)
-    (repo / cdir).mkdir()
+    (repo / cdir).mkdir(exist_ok=True)  # it may hold the user's own files, kept
     splits = {}
     for name in builder.plans:
         ds = builder.as_dataset(split=name)
@@ -313,7 +314,8 @@ def _build_staged(config, repo, staging, meta, num_proc, command, inputs) -> Bui
         "texmnist_version": __version__,
         "data_version": DATA_VERSION,
         "provenance": [p.as_dict() for p in provenance.sources_of([config.source])],
-        "command": command,
+        "inputs": inputs_identity(inputs, sums),
+        "command": with_path_roles(command),  # the options, not the machine's paths
         "partition_rule": inputs.partition.rule,
         "num_textures": {
             "train": sum(len(v) for v in inputs.partition.train.values()),

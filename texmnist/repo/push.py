@@ -26,14 +26,24 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import ConfigError, PublishError
+from ..sources.claims import claimed, clean_stale
 from .card import render_card
-from .meta import META_FILE, config_dir, read_metadata
+from .localpaths import find_local_paths
+from .meta import META_FILE, config_dir, outside_problem, read_metadata
 from .verify import CARD_FILE, VerificationFailed, verify
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
-TOKEN_LIKE = re.compile(r"hf_[A-Za-z0-9]{6,}")
+# Token shapes scrubbed even when the client does not hold them: user and organisation
+# tokens, and whatever follows "Bearer" or an Authorization header (a server that echoes
+# the request's headers).
+TOKEN_LIKE = re.compile(r"\b(?:hf|api_org)_[A-Za-z0-9]{6,}")
+HEADER_LIKE = re.compile(
+    r"(?i)(\bbearer\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\s\"',;}]+"
+)
+DETAIL_CHARS = 300  # a server's error text, cut after redaction
 TOKEN_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 REDACTED = "<redacted>"
+STAGING_PREFIX = "texmnist-push-"
 
 
 @dataclasses.dataclass
@@ -103,12 +113,21 @@ def _human(n: int) -> str:
 
 
 def upload_paths(folder: Path, meta: dict) -> list[str]:
-    """The repository paths to upload, relative to `folder`, in a stable order."""
+    """The repository paths to upload, relative to `folder`, in a stable order.
+
+    Each must stay inside `folder`, symbolic links followed: a downloaded folder must not
+    make a push read (and publish) or stage a file from anywhere else.
+    """
     parquet = sorted(
         {f for c in meta["configs"].values() for s in c["splits"].values() for f in s["files"]}
     )
     images = sorted(p.relative_to(folder).as_posix() for p in (folder / "images").glob("*.png"))
-    return [CARD_FILE, META_FILE, *parquet, *images]
+    paths = [CARD_FILE, META_FILE, *parquet, *images]
+    for path in paths:
+        problem = outside_problem(folder, path)
+        if problem:
+            raise PublishError(f"{folder}: refusing to upload it: {problem}")
+    return paths
 
 
 def allow_patterns(meta: dict) -> list[str]:
@@ -134,15 +153,19 @@ def plan_push(
     revision: str | None = None,
     create_pr: bool = False,
     message: str | None = None,
+    progress: bool = False,
 ) -> PushPlan:
     """Verify `folder` and list what a push would send (contacts nothing)."""
     check_args(repo_id, revision, create_pr)
     folder = Path(folder).absolute()
-    problems = verify(folder)
+    problems = verify(folder, progress=progress)
     if problems:
         raise VerificationFailed(folder, problems)
     meta = read_metadata(folder)
     readme = render_card(folder, repo_id=repo_id)
+    leaks = find_local_paths(readme)  # verify read the card on disk; this is the one sent
+    if leaks:
+        raise PublishError(f"{repo_id}: the card holds a path of the build machine ({leaks[0]!r})")
     files = []
     for path in upload_paths(folder, meta):
         size = len(readme.encode()) if path == CARD_FILE else (folder / path).stat().st_size
@@ -172,21 +195,28 @@ def _secrets(api) -> list[str]:
         from huggingface_hub import get_token
 
         found.append(get_token())
+    with contextlib.suppress(Exception):  # every token `hf auth login` stored, not only the active
+        from huggingface_hub import get_stored_tokens
+
+        found.extend(get_stored_tokens().values())
     # Longest first, so a token containing another is scrubbed whole; ties in a fixed order.
     unique = {s for s in found if isinstance(s, str) and len(s) >= 4}
     return sorted(unique, key=lambda s: (-len(s), s))
 
 
 def redact(text: str, secrets: list[str]) -> str:
+    """`text` without any of `secrets` or anything token-shaped: always on the whole text, before
+    any cut (a token cut in two would no longer match)."""
     for secret in secrets:
         text = text.replace(secret, REDACTED)
+    text = HEADER_LIKE.sub(lambda m: m.group(1) + REDACTED, text)
     return TOKEN_LIKE.sub(REDACTED, text)
 
 
-def _describe(e: BaseException, repo_id: str) -> str:
+def _describe(e: BaseException, repo_id: str, secrets: list[str] = ()) -> str:
     """One line for a failed Hub call, with a hint for the usual causes."""
     status = getattr(getattr(e, "response", None), "status_code", None)
-    detail = " ".join(str(e).split())[:300] or type(e).__name__
+    detail = redact(" ".join(str(e).split()), list(secrets))[:DETAIL_CHARS] or type(e).__name__
     if status == 401:
         return f"{repo_id}: authentication failed (HTTP 401); set HF_TOKEN or run `hf auth login`"
     if status == 403:
@@ -206,10 +236,16 @@ def _describe(e: BaseException, repo_id: str) -> str:
 @contextlib.contextmanager
 def _staged(plan: PushPlan) -> Iterator[Path]:
     """A temporary folder holding exactly the files of the plan (README re-rendered)."""
-    with tempfile.TemporaryDirectory(prefix="texmnist-push-") as tmp:
+    # A push killed with SIGKILL leaves its staging (copies where hard links fail): the next
+    # push removes those nobody holds.
+    clean_stale(Path(tempfile.gettempdir()), STAGING_PREFIX)
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX) as tmp, claimed(Path(tmp)):
         root = Path(tmp)
         for path, _ in plan.files:
             target = root / path
+            if outside_problem(root, path) or outside_problem(plan.folder, path):
+                # upload_paths refused these already: staging never writes outside its folder
+                raise PublishError(f"{plan.folder}: refusing to stage {path!r}")
             target.parent.mkdir(parents=True, exist_ok=True)
             if path == CARD_FILE:
                 target.write_text(plan.readme)
@@ -235,15 +271,18 @@ def push(
     message: str | None = None,
     dry_run: bool = False,
     api=None,
+    progress: bool = False,
 ) -> PushResult:
     """Verify `folder` and upload it to the dataset repository `repo_id`.
 
     `api` is an `HfApi` (or a stand-in with its methods); by default one built
     from the login. With `dry_run` nothing is contacted: the plan is returned.
+    `progress` shows verification's bar (the upload shows huggingface_hub's own).
     """
     plan = plan_push(
-        folder, repo_id, private=private, revision=revision, create_pr=create_pr, message=message
-    )
+        folder, repo_id, private=private, revision=revision, create_pr=create_pr,
+        message=message, progress=progress,
+    )  # fmt: skip
     if dry_run:
         return PushResult(plan)
     secrets = _secrets(api)
@@ -254,7 +293,7 @@ def push(
     except PublishError as e:
         raise PublishError(redact(str(e), secrets)) from None
     except Exception as e:  # every Hub, network or file failure becomes one clean line
-        raise PublishError(redact(_describe(e, repo_id), secrets)) from None
+        raise PublishError(redact(_describe(e, repo_id, secrets), secrets)) from None
 
 
 def _default_api(repo_id: str):

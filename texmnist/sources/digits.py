@@ -6,6 +6,7 @@ sha256 sums, copied from the cited TFDS checksum files.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class DigitSource:
     files: dict[str, Remote]  # role -> Remote, roles as in ROLES
     torchvision_dir: str  # torchvision keeps the files in <root>/<torchvision_dir>/raw/
     dir_option: str = "--mnist-dir"  # the CLI option that points at a local copy
+    # sha256 of the official label arrays (train, test), decompressed: the sources share
+    # sizes and classes 0-9, so this is what tells a copy of one passed for another
+    labels_sha256: tuple[str, str] | None = None
 
 
 def _remotes(mirrors: tuple[str, ...], checks: Mapping[str, tuple[int, str]]) -> dict[str, Remote]:
@@ -130,6 +134,11 @@ MNIST = DigitSource(
         _MNIST_CHECKS,
     ),
     torchvision_dir="MNIST",
+    # computed from the official files (the IDX contents, whatever their gzip wrapping)
+    labels_sha256=(
+        "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+        "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+    ),
 )
 
 FASHION_MNIST = DigitSource(
@@ -152,6 +161,10 @@ FASHION_MNIST = DigitSource(
     ),
     torchvision_dir="FashionMNIST",
     dir_option="--fashion-mnist-dir",
+    labels_sha256=(
+        "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+        "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+    ),
 )
 
 KMNIST = DigitSource(
@@ -161,6 +174,8 @@ KMNIST = DigitSource(
     files=_remotes(("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",), _KMNIST_CHECKS),
     torchvision_dir="KMNIST",
     dir_option="--kmnist-dir",
+    # labels_sha256 not recorded: no copy of KMNIST was at hand to compute it from, so
+    # KMNIST's files passed for another source are not recognised
 )
 
 DIGIT_SOURCES: dict[str, DigitSource] = {s.name: s for s in (MNIST, FASHION_MNIST, KMNIST)}
@@ -229,18 +244,19 @@ def check_link(path: Path) -> None:
 def _cached_digit_files(
     src: DigitSource, cache_dir: Path, allow_download: bool, progress: bool
 ) -> dict[str, Path]:
-    hint = f"or {_folder_hint(src)}"
+    hint = f"or {_folder_hint(src)}; offline, --no-download skips the mirrors"
+    off = fetch.downloads_off(allow_download)
     found = {}
     for role in ROLES:
         remote = src.files[role]
-        if allow_download:
+        if off is None:
             found[role] = fetch.download(remote, cache_dir, progress=progress, hint=hint)
             continue
         path = cache_dir / remote.filename
         if fetch.verify_file(path, remote) is not None:
             raise SourceNotFoundError(
                 f"{src.title} file {remote.filename} not in the cache {cache_dir} and downloads "
-                f"are off; {_folder_hint(src)}"
+                f"are off ({off}); {_folder_hint(src)}"
             )
         found[role] = path
     return found
@@ -264,6 +280,20 @@ def _check_split(images: np.ndarray, ip: Path, labels: np.ndarray, lp: Path) -> 
             f"{lp}: label {int(labels[i])} at index {i} is out of range 0..9 "
             f"({bad.size} bad label{'s' * (bad.size != 1)} in all)"
         )
+
+
+def _check_identity(src: DigitSource, split: str, labels: np.ndarray, lp: Path) -> None:
+    """Refuse another source's official files passed for `src` (e.g. MNIST's as Fashion-MNIST:
+    the build would run, and the card would name the wrong dataset)."""
+    digest = hashlib.sha256(np.ascontiguousarray(labels).tobytes()).hexdigest()
+    index = ("train", "test").index(split)
+    for other in DIGIT_SOURCES.values():
+        if other.name != src.name and other.labels_sha256 and other.labels_sha256[index] == digest:
+            raise SourceError(
+                f"{lp}: these are {other.title}'s {split} labels, not {src.title}'s; pass "
+                f"{other.title}'s folder as {other.dir_option}, {src.title}'s as "
+                f"{src.dir_option}"
+            )
 
 
 def load_digits(
@@ -292,4 +322,5 @@ def load_digits(
             arrays[f"{split}_labels"],
             files[f"{split}_labels"],
         )
+        _check_identity(src, split, arrays[f"{split}_labels"], files[f"{split}_labels"])
     return Digits(source=src, files=files, **arrays)

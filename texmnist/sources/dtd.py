@@ -123,11 +123,13 @@ def _cached_dtd(cache_dir: str | os.PathLike[str] | None, allow: bool, progress:
     root = locate_dtd(extracted)
     if root is not None:
         return root
-    if not allow:
+    off = fetch.downloads_off(allow)
+    if off is not None:
         raise SourceNotFoundError(
-            f"DTD is not in the cache {cache} and downloads are off; {DTD_DIR_HINT}"
+            f"DTD is not in the cache {cache} and downloads are off ({off}); {DTD_DIR_HINT}"
         )
-    archive = fetch.download(DTD_ARCHIVE, cache, progress=progress, hint=f"or {DTD_DIR_HINT}")
+    hint = f"or {DTD_DIR_HINT}; offline, --no-download skips the mirrors"
+    archive = fetch.download(DTD_ARCHIVE, cache, progress=progress, hint=hint)
     if extracted.exists():
         # Only safe_extract_tar creates this folder (atomically); without images/ it is junk.
         shutil.rmtree(extracted)

@@ -22,11 +22,21 @@ from tqdm.auto import tqdm
 
 from texmnist.errors import DownloadError, SourceError
 
+from .claims import claimed, clean_stale
+
 TIMEOUT_S = 30
 # tarfile's "data" filter (3.10.12+, 3.11.4+) adds a second line of defence and sane modes;
 # our own member checks below suffice where it is missing.
 _DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 _CHUNK = 1 << 20
+PART_SUFFIX = ".part"
+# `huggingface_hub` and `datasets` turn their own downloads off with these; a user who set
+# either expects no network from texmnist either.
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+_TRUE = {"1", "ON", "YES", "TRUE"}
+# The extraction cap, as a multiple of the archive's own size: the DTD archive (JPEGs)
+# extracts to about its own size, a tar bomb to thousands of times it.
+EXTRACT_RATIO_CAP = 4
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,16 @@ def default_cache_dir() -> Path:
     import datasets.config  # lazy: importing datasets is slow
 
     return Path(datasets.config.DOWNLOADED_DATASETS_PATH) / "texmnist"
+
+
+def downloads_off(download: bool = True) -> str | None:
+    """Why downloads are off (the option or the variable that turned them off), or None."""
+    if not download:
+        return "--no-download"
+    for name in OFFLINE_VARIABLES:
+        if os.environ.get(name, "").strip().upper() in _TRUE:
+            return f"{name}={os.environ[name].strip()}"
+    return None
 
 
 def _sha256_of(path: Path) -> str:
@@ -139,14 +159,15 @@ def download(
         raise DownloadError(
             f"could not download {remote.filename}: cannot create {dest_dir} ({_reason(e)})"
         ) from e
+    clean_stale(dest_dir, f".{remote.filename}.", PART_SUFFIX)
     failures: list[str] = []
     for url in remote.urls:
-        fd, name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=dest_dir)
-        os.close(fd)
+        fd, name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=PART_SUFFIX, dir=dest_dir)
         tmp = Path(name)
         try:
             try:
-                problem = _fetch(url, remote, tmp, progress)
+                with claimed(tmp, fd):
+                    problem = _fetch(url, remote, tmp, progress)
             except (OSError, urllib.error.URLError, ValueError) as e:
                 # ValueError: a malformed URL; OSError covers timeouts and HTTP errors.
                 problem = _reason(e)
@@ -155,6 +176,7 @@ def download(
                 return target
             failures.append(f"{url}: {problem}")
         finally:
+            os.close(fd)
             tmp.unlink(missing_ok=True)
     detail = "; ".join(failures) if failures else "no mirror configured"
     message = f"could not download {remote.filename}: {detail}"
@@ -184,24 +206,42 @@ def _check_member(archive: Path, member: tarfile.TarInfo) -> None:
         raise SourceError(f"{archive}: refusing to extract member '{name}': it {problem}")
 
 
-def safe_extract_tar(archive: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+def safe_extract_tar(
+    archive: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    *,
+    max_bytes: int | None = None,
+) -> Path:
     """Extract ``archive`` into the new folder ``dest``, all or nothing.
 
     Members are extracted into a hidden sibling folder which is renamed to
-    ``dest`` only once every member is in place.
+    ``dest`` only once every member is in place; such a folder left by a killed run is
+    removed by the next. Extraction stops once the members add up to more than
+    ``max_bytes`` (default: `EXTRACT_RATIO_CAP` times the archive's size).
     """
     archive = Path(archive).absolute()
     dest = Path(dest).absolute()
     if dest.exists():
         raise SourceError(f"{dest}: cannot extract {archive} here: the folder already exists")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
+    clean_stale(dest.parent, f".{dest.name}.", PART_SUFFIX)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=PART_SUFFIX, dir=dest.parent))
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        if max_bytes is None:
+            max_bytes = EXTRACT_RATIO_CAP * archive.stat().st_size
+        with claimed(tmp), tarfile.open(archive, "r:*") as tar:
+            total = 0
             # One pass: check each member just before extracting it, so a
             # 600 MB archive is decompressed once.
             for member in tar:
                 _check_member(archive, member)
+                total += member.size
+                if total > max_bytes:
+                    raise SourceError(
+                        f"{archive}: refusing to extract member '{member.name}': the members "
+                        f"add up to more than {max_bytes} bytes, far more than the archive "
+                        "should hold; delete it and retry"
+                    )
                 tar.extract(member, tmp, **_DATA_FILTER)
         os.rename(tmp, dest)
     except SourceError:

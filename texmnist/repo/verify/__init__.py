@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from ...errors import OutputError, PublishError
 from ..meta import META_FILE, read_metadata
 from . import card as card_checks
@@ -52,10 +54,11 @@ class VerificationFailed(PublishError):
         )
 
 
-def verify(folder: str | Path, *, load: bool = True) -> list[Problem]:
+def verify(folder: str | Path, *, load: bool = True, progress: bool = False) -> list[Problem]:
     """Every problem found in the dataset folder `folder` (empty when it is sound).
 
-    `load=False` skips the `load_dataset` round trips (the slowest part).
+    `load=False` skips the `load_dataset` round trips (the slowest part). `progress` shows
+    one bar over the slow checks (each split's fingerprint, then its loads), naming each.
     """
     folder = Path(folder).absolute()
     if not folder.is_dir():
@@ -68,13 +71,18 @@ def verify(folder: str | Path, *, load: bool = True) -> list[Problem]:
     if meta is None or not meta.get("configs"):
         where = str(folder / META_FILE)
         return [*problems, Problem(where, "missing or lists no config; not a texmnist folder")]
-    problems += files.parquet_files(folder, meta)
-    problems += files.fingerprints(folder, meta)
-    problems += files.previews(folder, meta)
-    card, card_problems = card_checks.read_card(folder)
-    problems += card_problems
-    if card is not None:
-        problems += card_checks.card_against_meta(folder, card, meta)
-        if load and not card_problems:
-            problems += loads.loads(folder, meta)
+    splits = sum(len(c["splits"]) for c in meta["configs"].values())
+    bar = tqdm(total=splits * (2 if load else 1), desc="Verifying", unit="check",
+               disable=not progress, leave=False)  # fmt: skip
+    with bar:
+        problems += files.local_paths(folder, meta)
+        problems += files.parquet_files(folder, meta)
+        problems += files.fingerprints(folder, meta, bar)
+        problems += files.previews(folder, meta)
+        card, card_problems = card_checks.read_card(folder)
+        problems += card_problems
+        if card is not None:
+            problems += card_checks.card_against_meta(folder, card, meta)
+            if load and not card_problems:
+                problems += loads.loads(folder, meta, bar)
     return problems

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import datasets
 import yaml
+from datasets.data_files import resolve_pattern
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard
 
-from ..meta import META_FILE
+from ..meta import META_FILE, default_config
 from .rules import CARD_FILE, IMAGE_COLUMNS, SPLIT_NAME, Problem
 
 
@@ -46,6 +47,7 @@ def card_against_meta(folder: Path, card: DatasetCard, meta: dict) -> list[Probl
     except Exception as e:  # malformed dataset_info: report, check the rest
         problems.append(Problem(readme, f"dataset_info does not parse ({e})"))
         infos = {}
+    problems += _default(readme, yaml_configs, meta)
     for name in sorted(set(yaml_configs) - set(meta["configs"])):
         problems.append(Problem(readme, f"config {name!r} in `configs` is not in {META_FILE}"))
     for name, c in meta["configs"].items():
@@ -60,15 +62,31 @@ def card_against_meta(folder: Path, card: DatasetCard, meta: dict) -> list[Probl
     return problems
 
 
+def _default(readme: str, yaml_configs: dict, meta: dict) -> list[Problem]:
+    """Exactly one config is the default, the one `default_config` names."""
+    want = default_config(meta)
+    marked = [n for n, entry in yaml_configs.items() if entry.get("default") is True]
+    if marked == [want]:
+        return []
+    if not marked:
+        return [Problem(readme, f"no config has `default: true`; the default config is {want!r}")]
+    return [
+        Problem(
+            readme,
+            f"`default: true` on {', '.join(map(repr, marked))}; the default config is {want!r}",
+        )
+    ]
+
+
 def _data_files(readme: str, folder: Path, name: str, entry: dict, c: dict) -> list[Problem]:
+    """Each split's `data_files` resolves, as `load_dataset` resolves it, to exactly the
+    shards texmnist.json lists, in their order."""
     problems = []
-    if name == "default" and entry.get("default") is not True:
-        problems.append(Problem(readme, "config 'default' lacks `default: true`"))
     listed = {}
     for item in entry.get("data_files") or []:
         split = item.get("split") if isinstance(item, dict) else None
         paths = item.get("path") if isinstance(item, dict) else None
-        listed[split] = [paths] if isinstance(paths, str) else list(paths or [])
+        listed[split] = paths
     for split in listed:
         if not isinstance(split, str) or not SPLIT_NAME.match(split):
             problems.append(
@@ -82,13 +100,33 @@ def _data_files(readme: str, folder: Path, name: str, entry: dict, c: dict) -> l
             )
         if split not in listed:
             problems.append(Problem(readme, f"{where} is missing from `configs` data_files"))
-        elif sorted(listed[split]) != sorted(s["files"]):
+            continue
+        got = _resolve(folder, listed[split])
+        if got != s["files"]:
+            n = len(s["files"])
             problems.append(
-                Problem(readme, f"{where}: data_files {listed[split]} != built {s['files']}")
+                Problem(
+                    readme,
+                    f"{where}: data_files {listed[split]!r} resolves to {got}, not the {n} "
+                    f"files built ({', '.join(s['files'])})",
+                )
             )
     for split in sorted(set(listed) - set(c["splits"]), key=str):
         problems.append(Problem(readme, f"config {name!r}: split {split!r} was never built"))
     return problems
+
+
+def _resolve(folder: Path, patterns) -> list[str]:
+    """The files `load_dataset(folder)` reads for a `data_files` entry, relative, in order."""
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns or [])
+    files = []
+    for pattern in patterns:
+        try:
+            found = resolve_pattern(str(pattern), base_path=str(folder))
+        except (FileNotFoundError, ValueError):
+            continue
+        files += [Path(f).relative_to(folder).as_posix() for f in found]
+    return files
 
 
 def _info(readme: str, name: str, info: datasets.DatasetInfo, c: dict) -> list[Problem]:

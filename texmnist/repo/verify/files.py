@@ -7,15 +7,38 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
+from ..localpaths import find_local_paths, strings_in
 from ..meta import META_FILE, config_fingerprint, table_fingerprint
 from .rules import (
+    CARD_FILE,
     IMAGE_COLUMNS,
     MAX_FILE_BYTES,
     MAX_IMAGE_ROW_GROUP_ROWS,
     MAX_ROW_GROUP_BYTES,
     Problem,
 )
+
+
+def local_paths(folder: Path, meta: dict) -> list[Problem]:
+    """README.md and texmnist.json, which `push` uploads, hold no path of the build machine."""
+    card = folder / CARD_FILE
+    texts = {folder / META_FILE: strings_in(meta)}
+    if card.is_file():
+        texts[card] = [card.read_text(errors="replace")]
+    problems = []
+    for path, strings in texts.items():
+        found = [hit for text in strings for hit in find_local_paths(text)]
+        if found:
+            problems.append(
+                Problem(
+                    str(path),
+                    f"holds a path of the build machine ({found[0]!r}); "
+                    "rebuild with this texmnist, or remove it",
+                )
+            )
+    return problems
 
 
 def python_files(folder: Path) -> list[Problem]:
@@ -128,12 +151,16 @@ def _image_columns_in_parquet(path: Path, schema: pa.Schema) -> list[Problem]:
     return problems
 
 
-def fingerprints(folder: Path, meta: dict) -> list[Problem]:
-    """The content of every split against the sha256 recorded at build time."""
+def fingerprints(folder: Path, meta: dict, bar: tqdm | None = None) -> list[Problem]:
+    """The content of every split against the sha256 recorded at build time (`bar` advances
+    once per split)."""
+    bar = bar if bar is not None else tqdm(disable=True)
     problems = []
     for name, c in meta["configs"].items():
         found = {}
         for split, s in c["splits"].items():
+            bar.set_postfix_str(f"fingerprint {name}/{split}")
+            bar.update()
             paths = [folder / f for f in s["files"]]
             if not all(p.is_file() for p in paths):
                 continue  # reported as missing

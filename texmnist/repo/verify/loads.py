@@ -6,12 +6,15 @@ import tempfile
 from pathlib import Path
 
 import datasets
+from tqdm.auto import tqdm
 
 from .rules import Problem
 
 
-def loads(folder: Path, meta: dict) -> list[Problem]:
-    """Every config x split through `load_dataset`, regular and streaming."""
+def loads(folder: Path, meta: dict, bar: tqdm | None = None) -> list[Problem]:
+    """Every config x split through `load_dataset`, regular and streaming (`bar` advances
+    once per split)."""
+    bar = bar if bar is not None else tqdm(disable=True)
     problems = []
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # one bar per split would drown the report
@@ -21,8 +24,10 @@ def loads(folder: Path, meta: dict) -> list[Problem]:
             for name, c in meta["configs"].items():
                 expected = datasets.Features.from_dict(c["features"])
                 for split, s in c["splits"].items():
+                    bar.set_postfix_str(f"load_dataset {name}/{split}")
                     where = f"config {name!r} split {split!r}"
                     problems += _load_one(folder, name, split, s, expected, cache, where)
+                    bar.update()
     finally:
         if bars:
             datasets.enable_progress_bars()
