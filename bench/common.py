@@ -20,6 +20,11 @@ FULL_TRAIN, FULL_TEST = 60_000, 10_000
 SPLITS = ("train", "test_correlated", "test_random", "test_no_background")
 
 
+def _shown(path: Path) -> str:
+    """`path` as the results show it: relative to the repository, never a local absolute path."""
+    return os.path.relpath(Path(path).resolve(), REPO)
+
+
 # -- timing -----------------------------------------------------------------------
 
 
@@ -68,7 +73,7 @@ def prepare_inputs(data: Path, work: Path) -> tuple[Path, Path, dict, str]:
         test_labels = read_idx(data / "mnist" / "t10k-labels-idx1-ubyte.gz")
         train_labels_file = data / "mnist" / "train-labels-idx1-ubyte.gz"
         train_labels = read_idx(train_labels_file) if train_labels_file.is_file() else None
-        dtd, what = data / "dtd", f"real MNIST t10k tiled x6 + real DTD ({data})"
+        dtd, what = data / "dtd", f"real MNIST t10k tiled x6 + real DTD ({_shown(data)})"
     else:
         test_images, test_labels = fake_digits(FULL_TEST)
         train_labels, dtd = None, fake_dtd(work / "dtd")
