@@ -1,11 +1,12 @@
 """Tables of the full-scale runs of `bench/full.sh` from the reports that exist so far.
 
-    python bench/full_tables.py [OUT]        # OUT: bench/full
+    python bench/full_tables.py [OUT] [--write DIR/reports/matrix.md]     # OUT: bench/full
 
 Prints, in markdown, every finished cell of OUT/matrix (config x method) and the model
 table (mlp, cnn, resnet x config: accuracy against background reliance), each value the
 mean [95% t-interval over seeds] in percent, with the epochs kept per seed and the wall
-time. A cell without a report.json yet is left out: nothing here is estimated.
+time. A cell without a report.json yet is left out: nothing here is estimated. The card of
+a built folder includes the file given to --write (its "Baseline results").
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from effects import table
 
 from texmnist.evaluate.matrix import COLUMNS
 from texmnist.evaluate.seeds import mean_ci_text
@@ -44,27 +47,36 @@ def row(report: dict, columns) -> list[str]:
     return [*values, kept, tuned or "–", f"{minutes:.0f}"]
 
 
-def table(head: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", nargs="?", type=Path, default=Path("bench/full"))
+    p.add_argument("--write", type=Path, help="also write the Markdown here")
     args = p.parse_args()
+    text = tables(args.out)
+    print(text)
+    if args.write:  # for the card's Baselines section, under its own heading
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text("# Every method on every config (full real MNIST)\n\n" + text)
+
+
+def tables(out: Path) -> str:
+    """The baseline matrix and the model table, in Markdown."""
     tail = ["epochs kept", "chosen on validation", "wall (min)"]
-    matrix = reports(args.out / "matrix")
-    print("Baseline matrix (cnn):\n")
-    print(table(["config", "method", *(t for _, t in COLUMNS), *tail],
-                [[f"`{c}`", m, *row(r, COLUMNS)] for (c, m), r in matrix.items()]))  # fmt: skip
+    matrix = reports(out / "matrix")
+    head = ["config", "method", *(t for _, t in COLUMNS), *tail]
+    rows = [[f"`{c}`", m, *row(r, COLUMNS)] for (c, m), r in matrix.items()]
     models = {("cnn", c): r for (c, m), r in matrix.items() if m == "erm"}
-    for folder in sorted(args.out.glob("models-*")):
+    for folder in sorted(out.glob("models-*")):
         for (config, _), report in reports(folder).items():
             models[(report["settings"]["model"], config)] = report
-    print("Models (erm): accuracy against reliance\n")
-    rows = [[m, f"`{c}`", *row(r, MODEL_COLUMNS)] for (m, c), r in sorted(models.items())]
-    print(table(["model", "config", *(t for _, t in MODEL_COLUMNS), *tail], rows))
+    model_head = ["model", "config", *(t for _, t in MODEL_COLUMNS), *tail]
+    model_rows = [[m, f"`{c}`", *row(r, MODEL_COLUMNS)] for (m, c), r in sorted(models.items())]
+    return (
+        "Mean [95% t-interval over seeds], in percent; the CNN unless named. "
+        "Commands: `bash bench/full.sh`, then `python bench/full_tables.py`.\n\n"
+        f"**Baseline matrix**\n\n{table(head, rows)}\n\n"
+        f"**Models (ERM): accuracy against reliance**\n\n{table(model_head, model_rows)}\n"
+    )
 
 
 if __name__ == "__main__":

@@ -62,3 +62,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def score_repo(fake_sources, tmp_path_factory) -> Path:
+    """A small `default` build with a counterfactual split, for the `score` tests."""
+    from texmnist.generate.config import named_config
+    from texmnist.repo.folder import build
+
+    mnist, dtd = fake_sources
+    out = tmp_path_factory.mktemp("score") / "repo"
+    config = named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd), counterfactual_size=8)
+    build(config, out, write_card=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def score_data(score_repo) -> dict:
+    """`score_repo`'s test splits as arrays: label, texture, mnist_index, aligned."""
+    from texmnist.repo.arrays import load_arrays
+
+    columns = ["label", "texture", "mnist_index", "aligned"]
+    splits = ("test_correlated", "test_random", "test_no_background", "test_counterfactual")
+    return {s: load_arrays(score_repo, "default", s, columns=columns) for s in splits}

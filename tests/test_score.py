@@ -16,33 +16,17 @@ from texmnist.errors import TexmnistError
 from texmnist.evaluate import EvaluateError, metrics
 from texmnist.evaluate.predictions import PredictionsError
 from texmnist.evaluate.scoring import score, score_runs
-from texmnist.generate.config import named_config
-from texmnist.repo.arrays import DataError, load_arrays
-from texmnist.repo.folder import build
+from texmnist.repo.arrays import DataError
 
 SPLITS = ("test_correlated", "test_random", "test_no_background", "test_counterfactual")
 META = ["label", "texture", "mnist_index", "aligned"]
 
 
-@pytest.fixture(scope="module")
-def repo(fake_sources, tmp_path_factory):
-    mnist, dtd = fake_sources
-    out = tmp_path_factory.mktemp("score") / "repo"
-    config = named_config("default", mnist_dir=str(mnist), dtd_dir=str(dtd), counterfactual_size=8)
-    build(config, out, write_card=False)
-    return out
-
-
-@pytest.fixture(scope="module")
-def data(repo):
-    return {s: load_arrays(repo, "default", s, columns=META) for s in SPLITS}
-
-
-def _preds(data, seed: int) -> dict[str, np.ndarray]:
+def _preds(score_data, seed: int) -> dict[str, np.ndarray]:
     """Labels with about a third of them replaced at random: every metric is non-trivial."""
     rng = np.random.default_rng(seed)
     out = {}
-    for split, arrays in data.items():
+    for split, arrays in score_data.items():
         label = arrays["label"]
         out[split] = np.where(rng.random(label.size) < 0.3, rng.integers(0, 10, label.size), label)
     return out
@@ -70,60 +54,62 @@ def _write(table: pa.Table, path) -> str:
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_score_equals_evaluate_per_seed(repo, data, tmp_path, suffix):
-    by_seed = {0: _preds(data, 0), 1: _preds(data, 1)}
+def test_score_equals_evaluate_per_seed(score_repo, score_data, tmp_path, suffix):
+    by_seed = {0: _preds(score_data, 0), 1: _preds(score_data, 1)}
     path = _write(_table(by_seed), tmp_path / f"p{suffix}")
-    runs, info = score_runs(path, repo)
+    runs, info = score_runs(path, score_repo)
     assert set(runs) == {0, 1}
     for seed, preds in by_seed.items():
-        assert runs[seed] == metrics.evaluate(preds, data)
+        assert runs[seed] == metrics.evaluate(preds, score_data)
     assert runs[0] != runs[1]
     assert "cf_attraction" in runs[0] and "bg_gap" in runs[0]
     assert info["predictions"]["seeds"] == [0, 1]
     assert info["absent_splits"] == ["train"]
     assert (
         info["fingerprint"]
-        == json.loads((repo / "texmnist.json").read_text())["configs"]["default"]["fingerprint"]
+        == json.loads((score_repo / "texmnist.json").read_text())["configs"]["default"][
+            "fingerprint"
+        ]
     )
 
 
-def test_score_one_run_with_arrays_and_probabilities(data):
-    preds = _preds(data, 3)
+def test_score_one_run_with_arrays_and_probabilities(score_data):
+    preds = _preds(score_data, 3)
     table = _table({0: preds}, seeds=False)
     onehot = np.eye(10)[np.asarray(table.column("prediction"))]
     probs = 0.9 * onehot + 0.01  # rows sum to 1, the prediction is the argmax
     table = table.drop_columns(["prediction"])
     for c in range(10):
         table = table.append_column(f"prob_{c}", pa.array(probs[:, c]))
-    assert score(table, data) == metrics.evaluate(preds, data)
+    assert score(table, score_data) == metrics.evaluate(preds, score_data)
 
 
-def test_score_mnist_index_key_and_subset_of_splits(repo, data):
-    preds = _preds(data, 4)
+def test_score_mnist_index_key_and_subset_of_splits(score_repo, score_data):
+    preds = _preds(score_data, 4)
     keep = ("test_correlated", "test_random")
     table = pa.table(
         {
-            "split": [s for s in keep for _ in data[s]["label"]],
-            "mnist_index": np.concatenate([data[s]["mnist_index"] for s in keep]),
+            "split": [s for s in keep for _ in score_data[s]["label"]],
+            "mnist_index": np.concatenate([score_data[s]["mnist_index"] for s in keep]),
             "prediction": np.concatenate([preds[s] for s in keep]),
         }
     )
-    runs, info = score_runs(table, repo)
-    assert runs[None] == metrics.evaluate({s: preds[s] for s in keep}, data)
+    runs, info = score_runs(table, score_repo)
+    assert runs[None] == metrics.evaluate({s: preds[s] for s in keep}, score_data)
     assert sorted(info["absent_splits"]) == ["test_counterfactual", "test_no_background", "train"]
 
 
-def test_score_refuses_several_seeds(data):
+def test_score_refuses_several_seeds(score_data):
     with pytest.raises(PredictionsError, match="2 seeds"):
-        score(_table({0: _preds(data, 0), 1: _preds(data, 1)}), data)
+        score(_table({0: _preds(score_data, 0), 1: _preds(score_data, 1)}), score_data)
 
 
-def _refusal(repo, data, tmp_path, edit, suffix=".csv") -> str:
+def _refusal(score_repo, score_data, tmp_path, edit, suffix=".csv") -> str:
     """The one-line message of scoring a good file after `edit(table) -> table`."""
-    table = _table({0: _preds(data, 0)}, shuffle=False, seeds=False)
+    table = _table({0: _preds(score_data, 0)}, shuffle=False, seeds=False)
     path = _write(edit(table), tmp_path / f"bad{suffix}")
     with pytest.raises(EvaluateError) as e:
-        score(path, repo)
+        score(path, score_repo)
     message = str(e.value)
     assert "\n" not in message and message.startswith(str(tmp_path / "bad"))
     return message
@@ -189,14 +175,14 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("case", REFUSALS)
-def test_score_refusals(repo, data, tmp_path, case):
+def test_score_refusals(score_repo, score_data, tmp_path, case):
     edit, expected = REFUSALS[case]
-    assert expected in _refusal(repo, data, tmp_path, edit)
+    assert expected in _refusal(score_repo, score_data, tmp_path, edit)
 
 
-def test_score_refuses_nan_in_parquet_and_bad_scores(repo, data, tmp_path):
+def test_score_refuses_nan_in_parquet_and_bad_scores(score_repo, score_data, tmp_path):
     nan = lambda t: _set(t, "prediction", [np.nan] + t.column("prediction").to_pylist()[1:])  # noqa: E731
-    assert "found nan at row 1" in _refusal(repo, data, tmp_path, nan, ".parquet")
+    assert "found nan at row 1" in _refusal(score_repo, score_data, tmp_path, nan, ".parquet")
 
     def logits(t, first=None, both=False):
         scores = np.eye(10)[np.asarray(t.column("prediction"))]
@@ -207,32 +193,32 @@ def test_score_refuses_nan_in_parquet_and_bad_scores(repo, data, tmp_path):
         return t.append_column("prob_0", pa.array(scores[:, 0])) if both else t
 
     wrong = np.zeros(10)
-    wrong[(int(data["test_correlated"]["label"][0]) + 1) % 10] = 5.0
-    msg = _refusal(repo, data, tmp_path, lambda t: logits(t, first=wrong), ".parquet")
+    wrong[(int(score_data["test_correlated"]["label"][0]) + 1) % 10] = 5.0
+    msg = _refusal(score_repo, score_data, tmp_path, lambda t: logits(t, first=wrong), ".parquet")
     assert "at row 1 is not the largest score" in msg
     inf = np.full(10, np.inf)
     assert "must hold a finite number" in _refusal(
-        repo, data, tmp_path, lambda t: logits(t, first=inf), ".parquet"
+        score_repo, score_data, tmp_path, lambda t: logits(t, first=inf), ".parquet"
     )
     assert "both logit_ and prob_" in _refusal(
-        repo, data, tmp_path, lambda t: logits(t, both=True), ".parquet"
+        score_repo, score_data, tmp_path, lambda t: logits(t, both=True), ".parquet"
     )
 
 
-def test_score_refuses_files_data_and_keys(repo, data, tmp_path):
-    good = _write(_table({0: _preds(data, 0)}, seeds=False), tmp_path / "good.csv")
+def test_score_refuses_files_data_and_keys(score_repo, score_data, tmp_path):
+    good = _write(_table({0: _preds(score_data, 0)}, seeds=False), tmp_path / "good.csv")
     with pytest.raises(PredictionsError, match=r"expected a \.csv or \.parquet"):
-        score(str(tmp_path / "p.json"), repo)
+        score(str(tmp_path / "p.json"), score_repo)
     with pytest.raises(PredictionsError, match="no such file"):
-        score(str(tmp_path / "absent.csv"), repo)
+        score(str(tmp_path / "absent.csv"), score_repo)
     (tmp_path / "junk.parquet").write_bytes(b"not parquet")
     with pytest.raises(PredictionsError, match="not a readable Parquet file"):
-        score(str(tmp_path / "junk.parquet"), repo)
+        score(str(tmp_path / "junk.parquet"), score_repo)
     with pytest.raises(TexmnistError, match="config 'nope' is not built there") as e:
-        score(good, repo, config="nope")
+        score(good, score_repo, config="nope")
     assert "\n" not in str(e.value)
     # test_counterfactual holds each digit ten times: mnist_index cannot place its rows.
-    cf = data["test_counterfactual"]
+    cf = score_data["test_counterfactual"]
     table = pa.table(
         {
             "split": ["test_counterfactual"] * cf["label"].size,
@@ -241,22 +227,24 @@ def test_score_refuses_files_data_and_keys(repo, data, tmp_path):
         }
     )
     with pytest.raises(PredictionsError, match="mnist_index is not unique in split"):
-        score(table, repo)
+        score(table, score_repo)
     # With both keys, index places the rows and mnist_index must agree with the data.
-    t = _table({0: _preds(data, 0)}, shuffle=False, seeds=False)
-    mi = np.concatenate([data[s]["mnist_index"] for s in SPLITS])
+    t = _table({0: _preds(score_data, 0)}, shuffle=False, seeds=False)
+    mi = np.concatenate([score_data[s]["mnist_index"] for s in SPLITS])
     with pytest.raises(PredictionsError, match="mnist_index at row 2 is not that of split"):
-        score(t.append_column("mnist_index", pa.array(np.r_[mi[0], mi[0], mi[2:]])), repo)
+        score(t.append_column("mnist_index", pa.array(np.r_[mi[0], mi[0], mi[2:]])), score_repo)
     # A seed that misses a split another seed has.
-    uneven = _table({0: _preds(data, 0), 1: {"test_random": _preds(data, 1)["test_random"]}})
+    uneven = _table(
+        {0: _preds(score_data, 0), 1: {"test_random": _preds(score_data, 1)["test_random"]}}
+    )
     with pytest.raises(PredictionsError, match="seed 1 has no rows of split"):
-        score_runs(uneven, repo)
+        score_runs(uneven, score_repo)
 
 
-def test_score_refuses_edited_data(repo, data, tmp_path):
+def test_score_refuses_edited_data(score_repo, score_data, tmp_path):
     """A split changed after the build fails its texmnist.json fingerprint before scoring."""
     copy = tmp_path / "repo"
-    shutil.copytree(repo, copy)
+    shutil.copytree(score_repo, copy)
     meta = json.loads((copy / "texmnist.json").read_text())
     shard = copy / meta["configs"]["default"]["splits"]["test_random"]["files"][0]
     table = pq.read_table(shard)
@@ -265,6 +253,6 @@ def test_score_refuses_edited_data(repo, data, tmp_path):
     pq.write_table(
         table.set_column(table.column_names.index("label"), "label", pa.array(labels)), shard
     )
-    path = _write(_table({0: _preds(data, 0)}, seeds=False), tmp_path / "p.csv")
+    path = _write(_table({0: _preds(score_data, 0)}, seeds=False), tmp_path / "p.csv")
     with pytest.raises(DataError, match="do not match their fingerprint in texmnist.json"):
         score(path, copy)
