@@ -16,7 +16,9 @@ from texmnist.errors import TexmnistError
 from texmnist.evaluate import EvaluateError, metrics
 from texmnist.evaluate.predictions import PredictionsError
 from texmnist.evaluate.scoring import score, score_runs
-from texmnist.repo.arrays import DataError
+from texmnist.generate.config import named_config
+from texmnist.repo.arrays import DataError, load_arrays
+from texmnist.repo.folder import build
 
 SPLITS = ("test_correlated", "test_random", "test_no_background", "test_counterfactual")
 META = ["label", "texture", "mnist_index", "aligned"]
@@ -256,3 +258,25 @@ def test_score_refuses_edited_data(score_repo, score_data, tmp_path):
     path = _write(_table({0: _preds(score_data, 0)}, seeds=False), tmp_path / "p.csv")
     with pytest.raises(DataError, match="do not match their fingerprint in texmnist.json"):
         score(path, copy)
+
+
+def test_score_gives_the_per_level_metrics_of_a_trained_report(fake_sources, tmp_path):
+    """On `sizes`, `score` reads scale and position from the metadata alone (one image for
+    the canvas) and returns the same per-level keys as the harness, which has the images."""
+    from texmnist.evaluate.levels import level_metrics
+
+    mnist, dtd = fake_sources
+    repo = tmp_path / "sizes"
+    config = named_config("sizes", mnist_dir=str(mnist), dtd_dir=str(dtd), validation_size=8,
+                          counterfactual_size=8)  # fmt: skip
+    build(config, repo, write_card=False)
+    splits = ("test_correlated", "test_random", "test_no_background")
+    full = {s: load_arrays(repo, "sizes", s) for s in splits}  # images and all, as trained
+    preds = _preds({s: {"label": full[s]["label"]} for s in splits}, 7)
+    table = _table({0: preds}, seeds=False)
+    runs, _ = score_runs(table, repo, config="sizes")
+    expected = level_metrics(preds, full)
+    got = {k: v for k, v in runs[None].items() if "_scale_" in k or "_position_" in k}
+    assert got == expected
+    assert {"bg_gap_scale_14", "bg_gap_scale_28", "bg_gap_position_corner"} <= set(got)
+    assert got["acc_no_background_scale_14"] != got["acc_no_background_scale_28"]

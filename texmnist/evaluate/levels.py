@@ -18,6 +18,8 @@ from ..generate.recipe import BOX_COLUMNS
 from . import metrics
 
 KINDS = ("scale", "position")
+# The columns levels are read from, beside `group` (one of metrics.METADATA_COLUMNS).
+LEVEL_COLUMNS = ("scale", *BOX_COLUMNS)
 # Metrics reported per level: a level's BG-Gap means little without its object accuracy.
 LEVEL_METRICS = ("bg_gap", "bg_flip", "acc_no_background", "acc_test_random")
 
@@ -34,11 +36,19 @@ def scale_of(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
 
 
 def position_of(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """Each example's placement: `corner` (top-right), `center`, else `random`."""
-    if any(c not in arrays for c in BOX_COLUMNS) or "image" not in arrays:
+    """Each example's placement: `corner` (top-right), `center`, else `random`.
+
+    The canvas side comes from the images, or from a `canvas` column where the images were
+    not decoded (`texmnist score` reads metadata only)."""
+    if any(c not in arrays for c in BOX_COLUMNS):
+        return None
+    if "image" in arrays:
+        canvas = np.asarray(arrays["image"]).shape[2]
+    elif "canvas" in arrays:
+        canvas = np.asarray(arrays["canvas"])
+    else:
         return None
     box = np.stack([np.asarray(arrays[c]) for c in BOX_COLUMNS], axis=1)
-    canvas = np.asarray(arrays["image"]).shape[2]
     side = box[:, 2] - box[:, 0]
     corner = (box[:, 0] == canvas - side) & (box[:, 1] == 0)
     center = (box[:, 0] == (canvas - side) // 2) & (box[:, 1] == (canvas - side) // 2)

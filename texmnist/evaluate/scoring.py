@@ -23,6 +23,7 @@ from ..repo.arrays import load_split, split_names, to_numpy
 from ..repo.meta import config_metadata
 from . import metrics
 from .errors import require
+from .levels import BOX_COLUMNS, LEVEL_COLUMNS, level_metrics
 from .markdown import report_markdown
 from .output import jsonable, make_dir, report_dir, versions
 from .plots import plot_accuracy, plot_attraction
@@ -49,8 +50,11 @@ def load_metadata(
     arrays = {}
     for split in splits:
         ds = load_split(data, config, split)  # checks the split against its fingerprint
-        columns = [c for c in metrics.METADATA_COLUMNS if c in ds.column_names]
-        arrays[split] = to_numpy(ds, columns=columns)
+        wanted = (*metrics.METADATA_COLUMNS, *LEVEL_COLUMNS)
+        arrays[split] = to_numpy(ds, columns=[c for c in wanted if c in ds.column_names])
+        if len(ds) and all(c in arrays[split] for c in BOX_COLUMNS):
+            # Positions need the canvas side: one decoded image says it for the split.
+            arrays[split]["canvas"] = np.full(len(ds), ds[0]["image"].width)
     info: dict[str, Any] = {
         "data": str(data),
         "config": config,
@@ -88,10 +92,7 @@ def score_runs(
             {"splits": {s: len(data[s]["label"]) for s in parsed.splits if s in data}},
         )
     placed = align(parsed, arrays)
-    runs = {
-        run: metrics.evaluate(preds, {s: arrays[s] for s in preds}, n_boot=n_boot, seed=seed)
-        for run, preds in placed.items()
-    }
+    runs = {run: _evaluate(preds, arrays, n_boot, seed) for run, preds in placed.items()}
     info["predictions"] = {
         "rows": int(table.num_rows),
         "key": parsed.key_name,
@@ -100,6 +101,14 @@ def score_runs(
         "splits": parsed.splits,
     }
     return runs, info
+
+
+def _evaluate(preds: dict, arrays: Mapping, n_boot: int, seed: int) -> dict[str, Any]:
+    """`evaluate`'s keys, and per digit scale and position where the config has levels,
+    as a trained report has them."""
+    result = metrics.evaluate(preds, {s: arrays[s] for s in preds}, n_boot=n_boot, seed=seed)
+    result.update(level_metrics(preds, arrays))
+    return result
 
 
 def score(
