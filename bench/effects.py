@@ -24,7 +24,7 @@ HEADER = ["correlated", "random", "no background", "BG-Gap", "bg_flip"]
 CF_COLUMNS = ("cf_flip", "cf_consistent", "cf_attraction", "bg_gap", "bg_flip")
 CF_HEADER = ["cf_flip", "cf_consistent", "cf_attraction", "BG-Gap", "bg_flip"]
 RHO = (("default", "1"), ("rho-0.99", "0.99"), ("rho-0.9", "0.9"), ("uncorrelated", "0.1"))
-SETTINGS = "model; epoch kept per seed of most; train digits; wall"
+SETTINGS = "model; epoch kept per seed of most; train images; wall"
 
 
 def _report(path: Path) -> dict | None:
