@@ -42,7 +42,7 @@ def _settings(report: dict) -> str:
     n = runs[0]["train_log"]["train_examples"]
     minutes = report.get("wall_seconds", 0) / 60
     model, most = report["settings"]["model"], report["settings"]["epochs"]
-    return f"{model}; {kept} of {most}; {n:,}; {minutes:.0f} min"
+    return f"{model}; {kept} of {most}; {n:,}; {minutes:.1f} min"
 
 
 def _learned(report: dict) -> bool:

@@ -62,7 +62,7 @@ def test_effects_show_exactly_the_finished_reports(out):
     b = text.split("**(b)")[1].split("**(c)")[0]
     # Levels in numeric order; the level whose model did not learn the object is flagged.
     assert b.index("| 14 (not interpretable) |") < b.index("| 28 | 37.5 [36.5, 38.5] |")
-    assert "cnn; 5, 6, 4 of 6; 18,000; 10 min" in b
+    assert "cnn; 5, 6, 4 of 6; 18,000; 10.0 min" in b
     assert "**(c) against position, one ResNet per position**\n\nNot run yet." in text
     e = text.split("**(e)")[1]
     assert "MNIST (`default`) | 50.0" in e and "Still to run: Fashion-MNIST (`fashion`)." in e
@@ -74,9 +74,28 @@ def test_full_tables_list_every_cell_and_the_model_table(out):
     assert matrix.count("\n| `") == 3  # default/erm, rho-0.9/dfr, rho-0.9/erm
     assert "| `rho-0.9` | dfr | 12.5 [11.5, 13.5] |" in matrix
     assert "| 5, 6, 4 | – | 10 |" in matrix
-    # The CNN rows are the matrix's ERM cells; the MLP's come from models-mlp.
+    # The CNN rows are the matrix's ERM cells on the configs the other models ran.
     assert "| cnn | `default` | 50.0" in models and "| mlp | `default` | 75.0" in models
-    assert "| cnn | `rho-0.9` | 25.0" in models and "dfr" not in models
+    assert "`rho-0.9`" not in models
+
+
+def test_readme_tables_are_replaced_between_their_markers(out, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "intro\n<!-- effects:start -->\nold\n<!-- effects:end -->\nmiddle\n"
+        "<!-- full-tables:start -->\nold\n<!-- full-tables:end -->\nend\n"
+    )
+    blocks = {"full-tables": full_tables.tables(out), "effects": effects.effects(out)}
+    full_tables.update_readme(readme, blocks)
+    once = readme.read_text()
+    assert "old" not in once and once.startswith("intro\n") and once.endswith("end\n")
+    assert "| `rho-0.9` | dfr | 12.5" in once.split("middle")[1]
+    assert "**(a) BG-Gap against ρ" in once.split("middle")[0]
+    full_tables.update_readme(readme, blocks)
+    assert readme.read_text() == once  # idempotent
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="needs one <!-- full-tables:start -->"):
+        full_tables.update_readme(readme, {"full-tables": "x"})
 
 
 def test_written_tables_reach_the_card(out, tmp_path, monkeypatch):
