@@ -205,6 +205,26 @@ def test_dfr_head_reproduces_the_logistic_regression():
     assert info["nonzero_weights"] == int((np.abs(w) > 1e-6).sum())
 
 
+def test_dfr_breaks_a_tied_worst_group_by_accuracy(monkeypatch):
+    """Groups of one or two held-out examples can make every C score the same worst group
+    (0 at rho = 0.9): C is then chosen by accuracy on the scoring half, not by grid order."""
+    import texmnist.evaluate.dfr as dfr
+
+    rng = np.random.default_rng(5)
+    n = 60
+    label = np.tile([0, 1, 2], n // 3)
+    images = rng.integers(0, 40, (n, 2, 3)).astype(np.uint8)
+    images[:, 0, 0] = 60 + 80 * label  # one clean feature: a weak penalty reads it
+    held = {"image": images, "label": label, "group": np.array(["a", "b"] * (n // 2), object)}
+    monkeypatch.setattr(dfr, "worst_group_acc", lambda *a: 0.0)  # every C ties
+    settings = TrainSettings(method="dfr", dfr_c_grid=(1e-4, 10.0), dfr_num_retrains=1,
+                             dfr_iterations=300)  # fmt: skip
+    info = refit_last_layer(_linear(6, 3), held, settings, torch.device("cpu"))
+    acc = info["c_scores_accuracy"]
+    assert info["c_scores_worst_group_acc"] == {"0.0001": 0.0, "10.0": 0.0}
+    assert acc["10.0"] > acc["0.0001"] and info["c"] == 10.0  # the grid's first lost the tie
+
+
 def test_a_share_of_train_is_held_out_without_validation():
     data = {"image": np.zeros((10, 2, 2), np.uint8), "label": np.arange(10)}
     settings = TrainSettings(method="dfr", holdout=0.3, seed=4)

@@ -208,7 +208,8 @@ class TrainSettings:
             out.update(
                 dfr_penalty="l1",
                 dfr_c_grid=list(self.dfr_c_grid),
-                dfr_c_selection="worst-group accuracy, fit on one half, scored on the other",
+                dfr_c_selection="worst-group accuracy (ties: average accuracy), fit on one half, "
+                "scored on the other",
                 dfr_num_retrains=self.dfr_num_retrains,
                 dfr_solver=f"FISTA proximal gradient, {self.dfr_iterations} iterations",
                 dfr_features="standardised inputs of the last linear layer",
