@@ -91,6 +91,10 @@ class Build:
                 stderr=err,
                 text=True,
                 cwd=tmp_path,
+                # A shell that starts the tests in the background (`pytest &`, nohup) leaves
+                # SIGINT ignored, and an ignored signal stays ignored across exec: the build
+                # gets the default disposition back, as from a terminal.
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
 
     def wait_for_staging(self, inside: str, timeout: float = 120) -> None:
