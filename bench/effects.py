@@ -32,7 +32,8 @@ def _report(path: Path) -> dict | None:
     return json.loads(file.read_text()) if file.is_file() else None
 
 
-def _cells(summary: dict, keys) -> list[str]:
+def cells(summary: dict, keys) -> list[str]:
+    """`mean [interval]` in percent per key, '–' where the summary lacks it."""
     return [mean_ci_text(summary[k]) if k in summary else "–" for k in keys]
 
 
@@ -62,7 +63,7 @@ def _rows(named: list[tuple[str, dict | None]], keys=COLUMNS) -> tuple[list[list
             missing.append(name)
             continue
         flag = "" if _learned(report) else " (not interpretable)"
-        rows.append([f"{name}{flag}", *_cells(report["summary"], keys), _settings(report)])
+        rows.append([f"{name}{flag}", *cells(report["summary"], keys), _settings(report)])
     return rows, missing
 
 

@@ -16,10 +16,9 @@ import argparse
 import json
 from pathlib import Path
 
-from effects import effects, table
+from effects import cells, effects, table
 
 from texmnist.evaluate.matrix import COLUMNS
-from texmnist.evaluate.seeds import mean_ci_text
 
 MODEL_COLUMNS = (
     ("acc_no_background", "no background"),
@@ -40,7 +39,7 @@ def reports(folder: Path) -> dict[tuple[str, str], dict]:
 
 def row(report: dict, columns) -> list[str]:
     summary = report["summary"]
-    values = [mean_ci_text(summary[k]) if k in summary else "–" for k, _ in columns]
+    values = cells(summary, [k for k, _ in columns])
     sel = report.get("selection", {})
     kept = ", ".join(map(str, sel.get("chosen_epochs", []))) or "–"
     tuned = "; ".join(dict.fromkeys(c for c in sel.get("chosen_hyperparameters", []) if c))

@@ -53,13 +53,14 @@ def refit_last_layer(
     # Ties are broken by average accuracy: with groups of a few held-out examples (label x
     # texture at rho = 0.9) every C can score the same worst group, often 0.
     half = rng.permutation(len(labels)) < len(labels) // 2
+    scored = labels[~half].numpy()
     scores, accuracy = {}, {}
     for c in s.dfr_c_grid:
         tr = balanced_index(groups[half], rng)
         w, b = _l1_logistic(z[half][tr], labels[half][tr], c, num_classes, s.dfr_iterations)
         pred = (z[~half] @ w.T + b).argmax(1).numpy()
-        scores[c] = worst_group_acc(pred, labels[~half].numpy(), groups[~half])
-        accuracy[c] = float((pred == labels[~half].numpy()).mean())
+        scores[c] = worst_group_acc(pred, scored, groups[~half])
+        accuracy[c] = float((pred == scored).mean())
     best_c = max(s.dfr_c_grid, key=lambda c: (scores[c], accuracy[c], -s.dfr_c_grid.index(c)))
     ws, bs = [], []
     for _ in range(s.dfr_num_retrains):

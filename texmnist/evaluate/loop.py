@@ -122,7 +122,7 @@ def fit(
             if best is None or score > best[0]:
                 improved = epoch
             if best is None or score >= best[0]:  # ties: the later, longer-trained epoch
-                state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                state = snapshot(model)
                 best = (score, epoch, state)
         curve.append(point)
         if best is not None and s.patience is not None and epoch - improved >= s.patience:
@@ -138,6 +138,11 @@ def fit(
         "epochs_run": len(curve),
         "stopped_early": len(curve) < epochs,
     }
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's weights (and buffers) that later training leaves as it is."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def set_lr(opt: torch.optim.Optimizer, s: TrainSettings, progress: float) -> None:
@@ -158,7 +163,7 @@ def best_of(
     """Train `model` once per ``(name, settings, fit arguments)`` point, each from the same
     initial weights, and keep the point whose chosen epoch scores best on validation (ties:
     the first point). Returns its name and every point's :func:`fit` result."""
-    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    initial = snapshot(model)
     results: dict[str, dict[str, Any]] = {}
     best, best_state = None, None
     for name, settings, kwargs in points:
@@ -168,7 +173,7 @@ def best_of(
         if best is None or results[name]["selection_score"] > results[best]["selection_score"]:
             best = name
             if len(points) > 1:
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = snapshot(model)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
