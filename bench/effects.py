@@ -3,9 +3,10 @@
     python bench/effects.py [OUT] [--write DIR/reports/effects.md]
 
 OUT (default bench/full) holds the ERM CNN cells of the baseline matrix (OUT/matrix/<config>/
-erm) and the per-level ResNet reports of the `sizes` sweeps (OUT/b-scale/scale-<px>,
-OUT/c-position/position-<where>). Prints Markdown: (a) BG-Gap against ρ, (b) against digit
-scale, (c) against position, (d) the counterfactual metrics of the ρ < 1 configs, (e)
+erm) and the per-level reports of the `sizes` sweeps (OUT/b-scale/scale-<px>,
+OUT/c-position/position-<where>; OUT/b-scale-resnet, where present, the scale sweep of an
+earlier model, shown for comparison). Prints Markdown: (a) BG-Gap against ρ, (b) against
+digit scale, (c) against position, (d) the counterfactual metrics of the ρ < 1 configs, (e)
 Fashion-MNIST against MNIST; every value the mean [95% t-interval over seeds] in percent,
 with the model, the epochs kept, the training examples and the wall time. What has not run
 yet is named as such: nothing here is estimated. The card includes the file given to --write.
@@ -94,9 +95,12 @@ def effects(out: Path) -> str:
     ]
     parts.append(_section("(a) BG-Gap against ρ (ERM, the CNN)", "ρ",
                           [(rho, erm[c]) for c, rho in RHO]))  # fmt: skip
-    parts.append(_section("(b) against digit scale (px on the 56 px canvas), one ResNet per scale",
+    parts.append(_section("(b) against digit scale (px on the 56 px canvas), one model per scale",
                           "scale", _levels(out / "b-scale", "scale")))  # fmt: skip
-    parts.append(_section("(c) against position, one ResNet per position", "position",
+    if (out / "b-scale-resnet").is_dir():  # the model that could not learn the small digits
+        parts.append(_section("(b) the same sweep with the ResNet-8 (global average pool)",
+                              "scale", _levels(out / "b-scale-resnet", "scale")))  # fmt: skip
+    parts.append(_section("(c) against position, one model per position", "position",
                           _levels(out / "c-position", "position")))  # fmt: skip
     cf = [(c, erm[c]) for c, rho in RHO if c != "default"]
     parts.append(_section("(d) `test_counterfactual`: every test digit on all ten backgrounds",

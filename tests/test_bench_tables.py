@@ -63,9 +63,19 @@ def test_effects_show_exactly_the_finished_reports(out):
     # Levels in numeric order; the level whose model did not learn the object is flagged.
     assert b.index("| 14 (not interpretable) |") < b.index("| 28 | 37.5 [36.5, 38.5] |")
     assert "cnn; 5, 6, 4 of 6; 18,000; 10.0 min" in b
-    assert "**(c) against position, one ResNet per position**\n\nNot run yet." in text
+    assert "**(c) against position, one model per position**\n\nNot run yet." in text
+    assert "ResNet-8" not in text  # the comparison sweep shows only where it ran
     e = text.split("**(e)")[1]
     assert "MNIST (`default`) | 50.0" in e and "Still to run: Fashion-MNIST (`fashion`)." in e
+
+
+def test_an_earlier_scale_sweep_shows_beside_the_current_one(out):
+    _write_report(out / "b-scale-resnet" / "scale-14", value=0.1, model="resnet", learned=False)
+    text = effects.effects(out)
+    current, earlier = text.split("**(b)")[1], text.split("**(b)")[2].split("**(c)")[0]
+    assert "| 14 (not interpretable) | 40.0" in current
+    assert earlier.startswith(" the same sweep with the ResNet-8 (global average pool)**")
+    assert "| 14 (not interpretable) | 10.0 [9.0, 11.0] |" in earlier and "resnet; " in earlier
 
 
 def test_full_tables_list_every_cell_and_the_model_table(out):

@@ -87,11 +87,41 @@ def test_mitigation_methods_run(data, method):
     assert "acc_test_random" in evaluate_model(net, data)
 
 
-@pytest.mark.parametrize("model", ["mlp", "cnn", "resnet"])
+@pytest.mark.parametrize("model", ["mlp", "cnn", "resnet", "cnn-global"])
 @pytest.mark.parametrize("channels,size", [(1, 28), (3, 56)])
 def test_models_take_any_channels_and_canvas(model, channels, size):
     logits = build_model(model, channels, size)(torch.zeros(2, channels, size, size))
     assert logits.shape == (2, 10)
+
+
+def _blob_logits(name: str, placements: list[tuple[int, int, int]]) -> list[torch.Tensor]:
+    """Logits of one model (seed 0, eval mode) for the same 14 px blob at (row, col) on an
+    otherwise empty canvas of each size; the last entry: an empty canvas."""
+    blob = torch.rand(14, 14, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    net = build_model(name, 1, 112).eval()
+    images = []
+    for size, r, c in placements:
+        x = torch.zeros(1, 1, size, size)
+        x[..., r : r + 14, c : c + 14] = blob
+        images.append(x)
+    with torch.no_grad():
+        return [net(x) for x in images] + [net(torch.zeros(1, 1, 112, 112))]
+
+
+def test_global_cnn_finds_a_small_digit_wherever_it_sits_however_large_the_canvas():
+    # Moved by a multiple of the total stride (8), a receptive field (~39 px) from the border:
+    # a global pool sees the same responses, the `cnn`'s fixed 7x7 pooling grid does not.
+    # On a canvas 4x the area: the global *max* still does, where the ResNet's global average
+    # dilutes the blob's units among the empty canvas's. Why the `sizes` sweeps use cnn-global.
+    for name, moved, wider in (("cnn-global", True, True), ("cnn", False, None),
+                               ("resnet", None, False)):  # fmt: skip
+        here, there, big, empty = _blob_logits(name, [(112, 32, 32), (112, 56, 48), (224, 32, 32)])
+        assert not torch.allclose(here, empty, atol=1e-4), name  # the blob changes the logits
+        if moved is not None:
+            assert torch.allclose(here, there, atol=1e-5) is moved, name
+        if wider is not None:
+            assert torch.allclose(here, big, atol=1e-5) is wider, name
 
 
 def test_unknown_method_and_model_are_one_line_errors():

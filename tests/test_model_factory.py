@@ -102,7 +102,7 @@ def test_custom_model_trains_under_every_method(method):
 
 
 BAD_SPECS = {
-    "tiny": "is neither one of mlp, cnn, resnet nor package.module:factory",
+    "tiny": "is neither one of mlp, cnn, resnet, cnn-global nor package.module:factory",
     ":tiny": "is neither one of",
     f"{__name__}:": "is neither one of",
     "no_such_module_xyz:tiny": "module 'no_such_module_xyz' not found",
@@ -153,7 +153,7 @@ def test_evaluate_cli_trains_the_factory_and_reports_it(fake_sources, tmp_path, 
     assert SPEC in text and f"{parameter_count(tiny(1, 28, 10)):,} parameters" in text
     capsys.readouterr()
     for spec, expected in (
-        ("tiny", "unknown model 'tiny'; choose one of mlp, cnn, resnet, or give package"),
+        ("tiny", "unknown model 'tiny'; choose one of mlp, cnn, resnet, cnn-global, or give"),
         ("no_such_module_xyz:tiny", "module 'no_such_module_xyz' not found"),
         (f"{__name__}:wrong_classes", "expected [2, 10] logits"),
     ):

@@ -19,8 +19,8 @@ def add_evaluate(sub) -> None:
     p.add_argument(
         "--model",
         default="cnn",
-        help="mlp, cnn, resnet, or package.module:factory (factory(in_channels, size, "
-        "num_classes) -> torch.nn.Module)",
+        help="mlp, cnn, resnet, cnn-global (digits smaller than the canvas), or "
+        "package.module:factory (factory(in_channels, size, num_classes) -> torch.nn.Module)",
     )
     p.add_argument(
         "--method", default="erm", help="erm, balanced, groupdro, dfr, jtt, bg-adversarial, rrr"

@@ -1,4 +1,5 @@
-"""Reference models, pure torch: an MLP, a LeNet-like CNN and a small ResNet.
+"""Reference models, pure torch: an MLP, a LeNet-like CNN, a small ResNet and a CNN with a
+global max pool (for digits smaller than the canvas).
 
 Every model takes float images [n, C, H, W] in [0, 1] (C = 1 or 3, any H, W) and returns
 10 logits. Each keeps its last layer as ``model.head`` (an ``nn.Linear``), so DFR can
@@ -13,7 +14,7 @@ from torch import nn
 
 from .errors import EvaluateError
 
-MODELS = ("mlp", "cnn", "resnet")
+MODELS = ("mlp", "cnn", "resnet", "cnn-global")
 
 
 def _pool_to(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -111,9 +112,44 @@ class ResNet(nn.Module):
         return self.head(self.layers(self.stem(x)).mean((2, 3)))  # global average pool
 
 
+class GlobalCNN(nn.Module):
+    """Four conv layers (32, 64, 128, 128 channels, BatchNorm) and a global max pool.
+
+    For digits smaller than the canvas (`sizes`: 14 px on 56 px). A 5x5 stride-2 stem and two
+    max-pools give a ~39 px receptive field, so one unit sees a whole 28 px digit; the global
+    *max* pool reports the strongest response wherever the digit sits, where a global average
+    dilutes a 14 px digit's units sixteenfold among the texture's.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int = 10, width: int = 32):
+        super().__init__()
+
+        def conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout),
+                    nn.ReLU()]  # fmt: skip
+
+        w = width
+        self.features = nn.Sequential(
+            *conv(in_channels, w, 5, 2),
+            *conv(w, 2 * w),
+            nn.MaxPool2d(2),
+            *conv(2 * w, 4 * w),
+            nn.MaxPool2d(2),
+            *conv(4 * w, 4 * w),
+        )
+        self.head = nn.Linear(4 * w, num_classes)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.features[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).amax((2, 3)))  # global max pool
+
+
 def build_model(name: str, in_channels: int, size: int, num_classes: int = 10) -> nn.Module:
-    """A fresh model by name (`mlp`, `cnn`, `resnet`) or from a `package.module:factory`
-    spec (see :mod:`texmnist.evaluate.factory`); initialised from torch's global RNG."""
+    """A fresh model by name (one of `MODELS`) or from a `package.module:factory` spec (see
+    :mod:`texmnist.evaluate.factory`); initialised from torch's global RNG."""
     if in_channels not in (1, 3):
         raise EvaluateError(f"in_channels: expected 1 or 3, got {in_channels}")
     from .factory import build, is_spec  # factory imports this module: import it here
@@ -126,6 +162,8 @@ def build_model(name: str, in_channels: int, size: int, num_classes: int = 10) -
         return CNN(in_channels, num_classes)
     if name == "resnet":
         return ResNet(in_channels, num_classes)
+    if name == "cnn-global":
+        return GlobalCNN(in_channels, num_classes)
     raise EvaluateError(
         f"--model: unknown model {name!r}; choose one of {', '.join(MODELS)}, or give "
         "package.module:factory"
