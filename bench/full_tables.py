@@ -18,6 +18,7 @@ from pathlib import Path
 
 from effects import cells, effects, table
 
+from texmnist.evaluate.markdown import chosen_values
 from texmnist.evaluate.matrix import COLUMNS
 
 MODEL_COLUMNS = (
@@ -42,7 +43,9 @@ def row(report: dict, columns) -> list[str]:
     values = cells(summary, [k for k, _ in columns])
     sel = report.get("selection", {})
     kept = ", ".join(map(str, sel.get("chosen_epochs", []))) or "–"
-    tuned = "; ".join(dict.fromkeys(c for c in sel.get("chosen_hyperparameters", []) if c))
+    # From the runs' logs, so that reports written before DFR's C was listed show it too.
+    chosen = [chosen_values(r["train_log"]) for r in report.get("runs", [])]
+    tuned = "; ".join(dict.fromkeys(c for c in chosen if c))
     minutes = report.get("wall_seconds", 0) / 60
     return [*values, kept, tuned or "–", f"{minutes:.1f}" if minutes < 10 else f"{minutes:.0f}"]
 

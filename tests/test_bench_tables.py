@@ -29,7 +29,9 @@ def _summary(value: float) -> dict:
     return {"mean": value, "ci": [value - 0.01, value + 0.01], "n_seeds": 3}
 
 
-def _write_report(folder: Path, *, value: float, model="cnn", learned=True, epochs=(5, 6, 4)):
+def _write_report(
+    folder: Path, *, value: float, model="cnn", learned=True, epochs=(5, 6, 4), dfr_c=None
+):
     folder.mkdir(parents=True)
     report = {
         "settings": {"model": model, "method": "erm", "epochs": 6},
@@ -39,6 +41,8 @@ def _write_report(folder: Path, *, value: float, model="cnn", learned=True, epoc
         "runs": [{"train_log": {"chosen_epoch": e, "train_examples": 18000}} for e in epochs],
         "wall_seconds": 600,
     }
+    for run, c in zip(report["runs"], dfr_c or (), strict=False):
+        run["train_log"]["dfr"] = {"c": c}
     (folder / "report.json").write_text(json.dumps(report))
 
 
@@ -47,7 +51,7 @@ def out(tmp_path):
     out = tmp_path / "full"
     _write_report(out / "matrix" / "default" / "erm", value=0.50)
     _write_report(out / "matrix" / "rho-0.9" / "erm", value=0.25)
-    _write_report(out / "matrix" / "rho-0.9" / "dfr", value=0.125)
+    _write_report(out / "matrix" / "rho-0.9" / "dfr", value=0.125, dfr_c=(0.3, 1.0, 0.3))
     _write_report(out / "models-mlp" / "default" / "erm", value=0.75, model="mlp")
     _write_report(out / "b-scale" / "scale-28", value=0.375)
     _write_report(out / "b-scale" / "scale-14", value=0.4, learned=False)
@@ -83,7 +87,9 @@ def test_full_tables_list_every_cell_and_the_model_table(out):
     matrix, models = text.split("**Models")
     assert matrix.count("\n| `") == 3  # default/erm, rho-0.9/dfr, rho-0.9/erm
     assert "| `rho-0.9` | dfr | 12.5 [11.5, 13.5] |" in matrix
-    assert "| 5, 6, 4 | – | 10 |" in matrix
+    assert "| 5, 6, 4 | – | 10 |" in matrix  # ERM: nothing tuned
+    # DFR's C, read from each run's log (reports that predate its listing show it too).
+    assert "| 5, 6, 4 | C=0.3; C=1 | 10 |" in matrix
     # The CNN rows are the matrix's ERM cells on the configs the other models ran.
     assert "| cnn | `default` | 50.0" in models and "| mlp | `default` | 75.0" in models
     assert "`rho-0.9`" not in models

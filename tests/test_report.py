@@ -11,7 +11,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
-from texmnist.evaluate.markdown import object_flag, plural, report_markdown  # noqa: E402
+from texmnist.evaluate.markdown import (  # noqa: E402
+    chosen_values,
+    object_flag,
+    plural,
+    report_markdown,
+    training_lines,
+)
 from texmnist.evaluate.report import REPORT_FILES, run_report  # noqa: E402
 from texmnist.generate.config import named_config  # noqa: E402
 from texmnist.repo.folder import build  # noqa: E402
@@ -46,6 +52,26 @@ def test_report_json_records_the_curve_and_the_selection(report):
     assert log["train_examples"] == 72 and data["wall_seconds"] > 0
     assert data["hyperparameters"]["max_epochs"] == 1
     assert data["flags"]["object"] == object_flag(data["summary"])
+
+
+def test_chosen_values_name_the_grid_point_or_dfrs_c():
+    assert chosen_values({"grid_choice": "groupdro_eta=0.1, weight_decay=0.001"}) == (
+        "groupdro_eta=0.1, weight_decay=0.001"
+    )
+    assert chosen_values({"dfr": {"c": 0.30000000000000004}}) == "C=0.3"
+    assert chosen_values({"chosen_epoch": 3}) is None  # ERM: only the epoch is chosen
+
+
+def test_report_md_lists_dfrs_c_and_its_validation_scores(report):
+    data = json.loads((report / "report.json").read_text())
+    data["runs"][0]["train_log"]["dfr"] = {
+        "c": 0.7, "c_scores_worst_group_acc": {"1.0": 0.5, "0.7": 0.75},
+    }  # fmt: skip
+    text = "\n".join(training_lines(data))
+    assert "Hyper-parameters chosen on validation: seed 0: C=0.7 (validation C=1 50.0%, " in text
+    assert "C=0.7 75.0%)." in text
+    assert "Hyper-parameters chosen" not in "\n".join(training_lines(json.loads(
+        (report / "report.json").read_text())))  # fmt: skip
 
 
 def test_report_md_says_one_seed_and_one_epoch(report):

@@ -33,6 +33,25 @@ def object_flag(summary: Mapping[str, Any]) -> dict[str, Any]:
             "acc_no_background": value}  # fmt: skip
 
 
+def chosen_values(log: Mapping[str, Any]) -> str | None:
+    """What validation chose in one run besides the epoch: the tuned grid's point, else DFR's
+    C (chosen in its own step, on the scoring half's worst group); None: nothing tuned."""
+    if log.get("grid_choice"):
+        return log["grid_choice"]
+    dfr = log.get("dfr")
+    return f"C={dfr['c']:g}" if dfr else None
+
+
+def _validation_scores(log: Mapping[str, Any]) -> str:
+    """Each grid point's validation score, or each C's worst group for DFR."""
+    if "grid" in log:
+        scores = {name: point["score"] for name, point in log["grid"].items()}
+    else:
+        by_c = log.get("dfr", {}).get("c_scores_worst_group_acc", {})
+        scores = {f"C={float(c):g}": score for c, score in by_c.items()}
+    return ", ".join(f"{name} {_pct(score)}" for name, score in scores.items())
+
+
 def training_lines(report: Mapping[str, Any]) -> list[str]:
     """How the runs trained and what validation chose: epochs, values, the first curve."""
     s, sel = report["settings"], report["selection"]
@@ -53,12 +72,11 @@ def training_lines(report: Mapping[str, Any]) -> list[str]:
         f"epoch is the best by validation {sel['criterion']}. Epochs run per seed: {ran}; "
         f"chosen: {chosen}.",
     ]  # fmt: skip
-    tuned = [log.get("tuned") or log.get("jtt") for log in runs]
-    if any(tuned):
-        values = []
-        for seed, log in zip(s["seeds"], runs, strict=True):
-            grid = ", ".join(f"{k} {_pct(v['score'])}" for k, v in log.get("grid", {}).items())
-            values.append(f"seed {seed}: {log.get('grid_choice')} (validation {grid})")
+    if any(chosen_values(log) for log in runs):
+        values = [
+            f"seed {seed}: {chosen_values(log)} (validation {_validation_scores(log)})"
+            for seed, log in zip(s["seeds"], runs, strict=True)
+        ]
         lines += ["", "Hyper-parameters chosen on validation: " + "; ".join(values) + "."]
     curve = runs[0]["curve"]
     lines += [

@@ -26,7 +26,7 @@ from .errors import require
 from .factory import parameter_count
 from .levels import level_metrics
 from .load import fingerprint, load_config
-from .markdown import object_flag, report_markdown
+from .markdown import chosen_values, object_flag, report_markdown
 from .models import build_model
 from .output import jsonable, make_dir, replacing, report_dir, versions, write_json, write_text
 from .plots import plot_accuracy, plot_attraction, plot_curves, plot_saliency_examples
@@ -168,7 +168,7 @@ def run_report(
             "data": runs[0]["train_log"]["selection_data"],
             "chosen_epochs": [r["train_log"]["chosen_epoch"] for r in runs],
             "epochs_run": [r["train_log"]["epochs_run"] for r in runs],
-            "chosen_hyperparameters": [r["train_log"].get("grid_choice") for r in runs],
+            "chosen_hyperparameters": [chosen_values(r["train_log"]) for r in runs],
         },
         "flags": {"object": object_flag(summary)},
         "versions": versions(),
