@@ -74,6 +74,23 @@ def test_report_md_lists_dfrs_c_and_its_validation_scores(report):
         (report / "report.json").read_text())))  # fmt: skip
 
 
+def test_report_md_lists_each_grid_points_worst_group_and_its_tie_break(report):
+    """Two RRR points tied at 0% on the worst group: the accuracy that broke the tie is
+    printed beside each; a log from before the tie-break (no accuracy) prints the score."""
+    data = json.loads((report / "report.json").read_text())
+    data["runs"][0]["train_log"].update(grid_choice="rrr_weight=10", grid={
+        "rrr_weight=1": {"score": 0.0, "accuracy": 0.9, "chosen_epoch": 2},
+        "rrr_weight=10": {"score": 0.0, "accuracy": 0.925, "chosen_epoch": 5},
+    })  # fmt: skip
+    text = "\n".join(training_lines(data))
+    assert (
+        "seed 0: rrr_weight=10 (validation rrr_weight=1 0.0% (accuracy 90.0%), "
+        "rrr_weight=10 0.0% (accuracy 92.5%))." in text
+    )
+    del data["runs"][0]["train_log"]["grid"]["rrr_weight=1"]["accuracy"]
+    assert "(validation rrr_weight=1 0.0%, rrr_weight=10" in "\n".join(training_lines(data))
+
+
 def test_report_md_says_one_seed_and_one_epoch(report):
     text = (report / "report.md").read_text()
     assert "1 seed (0); at most 1 epoch;" in text and "1 torch thread;" in text

@@ -14,7 +14,8 @@ from torch import nn  # noqa: E402
 
 from texmnist.evaluate import loop as loop_mod  # noqa: E402
 from texmnist.evaluate.data import deterministic  # noqa: E402
-from texmnist.evaluate.loop import best_of, fit, set_lr  # noqa: E402
+from texmnist.evaluate.errors import EvaluateError  # noqa: E402
+from texmnist.evaluate.loop import best_of, fit, selection_key, set_lr  # noqa: E402
 from texmnist.evaluate.predict import Scorer  # noqa: E402
 from texmnist.evaluate.settings import SELECTION, TrainSettings  # noqa: E402
 from texmnist.evaluate.train import train_model  # noqa: E402
@@ -87,6 +88,45 @@ def test_ties_keep_the_later_epoch_and_do_not_reset_patience():
     assert _same(model, states[3])
 
 
+def test_a_tied_worst_group_is_broken_by_accuracy_and_resets_patience():
+    """Worst group 0 at every epoch (RRR at rho 0.9), accuracy 0.5, 0.7, 0.6, 0.8, 0.8, 0.75:
+    epoch 4 ranks first (0, 0.8), epoch 5 ties it on both numbers and, the later, is kept.
+    Each rise of accuracy (epochs 2 and 4) is an improvement, so patience 2 counts from
+    epoch 4 and the run stops after epoch 6, not after epoch 3 as with the worst group
+    alone. ERM ranks by accuracy alone on the same scores and keeps epoch 5 too."""
+    acc = [0.5, 0.7, 0.6, 0.8, 0.8, 0.75, 0.9]
+    s = TrainSettings(method="balanced", batch_size=4, lr=0.1, patience=2, progress=False)
+    model, states, result = _fit_recording(s, _Scripted(acc, [0.0] * 7), 7)
+    assert result["chosen_epoch"] == 5 and result["epochs_run"] == 6
+    assert result["selection_score"] == 0.0 and result["selection_accuracy"] == 0.8
+    assert _same(model, states[5])
+    # The worst group still comes first: 0.2 at 60% accuracy beats 0.1 at 90%.
+    s = TrainSettings(method="groupdro", batch_size=4, lr=0.1, patience=None, progress=False)
+    _, _, result = _fit_recording(s, _Scripted([0.6, 0.9, 0.95], [0.2, 0.1, 0.2]), 3)
+    assert result["chosen_epoch"] == 3 and result["selection_accuracy"] == 0.95
+    _, _, result = _fit_recording(s, _Scripted([0.6, 0.9, 0.55], [0.2, 0.1, 0.2]), 3)
+    assert result["chosen_epoch"] == 1 and result["selection_accuracy"] == 0.6
+
+
+def test_selection_key_ranks_by_the_criterion_then_accuracy():
+    scores = {"accuracy": 0.9, "worst-group accuracy": 0.25}
+    assert selection_key(scores, TrainSettings(method="rrr")) == (0.25, 0.9)
+    assert selection_key(scores, TrainSettings(method="erm")) == (0.9, 0.9)
+    with pytest.raises(EvaluateError, match="jtt: selection by worst-group accuracy needs"):
+        selection_key({"accuracy": 0.9, "worst-group accuracy": None}, TrainSettings(method="jtt"))
+
+
+def test_the_recorded_rule_names_the_tie_break_only_where_it_applies():
+    """ERM's text is unchanged (its cells stay reusable); the group methods' text changes,
+    so a cell trained before the tie-break is not reused under it."""
+    erm, rrr = TrainSettings(method="erm"), TrainSettings(method="rrr")
+    assert erm.hyperparameters()["selection"] == "the epoch with the best validation accuracy"
+    assert rrr.hyperparameters()["selection"] == (
+        "the epoch with the best validation worst-group accuracy (ties: average accuracy)"
+    )
+    assert rrr.hyperparameters()["tuning"].endswith("(ties: average accuracy) wins")
+
+
 def test_no_patience_runs_every_epoch_and_no_scorer_keeps_the_last():
     s = TrainSettings(batch_size=4, lr=0.1, patience=None, progress=False)
     _, _, result = _fit_recording(s, _Scripted([0.9, 0.1, 0.1, 0.1]), 4)
@@ -138,25 +178,35 @@ def test_scorer_accuracy_and_worst_group_by_hand():
     assert scores["worst-group accuracy"] == 0.0 and scores["accuracy"] == 3 / 8
 
 
-def test_best_of_trains_each_point_from_the_same_weights(monkeypatch):
-    """Points scoring 0.4, 0.7, 0.7: the second wins (ties: the first point) and the model
-    ends with the weights that point trained; every point starts from the initial ones."""
+@pytest.mark.parametrize(
+    ("scores", "winner"),
+    [
+        # 0.4, 0.7, 0.7 at equal accuracy: the second wins (ties on both: the first point).
+        ({"p1": (0.4, 0.9), "p2": (0.7, 0.9), "p3": (0.7, 0.9)}, "p2"),
+        # 0.7, 0.7 tie on the worst group: the third's accuracy (0.95 > 0.9) breaks it.
+        ({"p1": (0.4, 0.99), "p2": (0.7, 0.9), "p3": (0.7, 0.95)}, "p3"),
+        # A tie at 0 (RRR at rho 0.9): the most accurate point, not the first.
+        ({"p1": (0.0, 0.8), "p2": (0.0, 0.93), "p3": (0.0, 0.91)}, "p2"),
+    ],
+)
+def test_best_of_trains_each_point_from_the_same_weights(monkeypatch, scores, winner):
+    """The winning point is the best worst group, then the best accuracy; the model ends
+    with the weights that point trained; every point starts from the initial ones."""
     model = _linear()
     initial = {k: v.clone() for k, v in model.state_dict().items()}
-    scores = {"p1": 0.4, "p2": 0.7, "p3": 0.7}
 
     def fake_fit(net, train, settings, device, *, scorer, **kw):
         assert _same(net, initial)
-        score = scores[f"p{settings.seed}"]
+        score, accuracy = scores[f"p{settings.seed}"]
         with torch.no_grad():
-            net[1].bias.fill_(score)
-        return {"selection_score": score, "chosen_epoch": 1}
+            net[1].bias.fill_(settings.seed)
+        return {"selection_score": score, "selection_accuracy": accuracy, "chosen_epoch": 1}
 
     monkeypatch.setattr(loop_mod, "fit", fake_fit)
     points = [(f"p{i}", TrainSettings(seed=i), {}) for i in (1, 2, 3)]
     best, results = best_of(model, _data(), None, CPU, points)
-    assert best == "p2" and list(results) == ["p1", "p2", "p3"]
-    assert torch.equal(model[1].bias, torch.full((2,), 0.7))
+    assert best == winner and list(results) == ["p1", "p2", "p3"]
+    assert torch.equal(model[1].bias, torch.full((2,), float(winner[1])))
 
 
 def test_train_model_reports_the_grid_and_the_chosen_values():
@@ -169,10 +219,11 @@ def test_train_model_reports_the_grid_and_the_chosen_values():
     log = train_model(_linear(), data, method="rrr", epochs=2, batch_size=4, lr=0.1,
                       validation=data, progress=False)  # fmt: skip
     assert set(log["grid"]) == {"rrr_weight=1", "rrr_weight=10"}
-    scores = {k: v["score"] for k, v in log["grid"].items()}
-    best = max(scores, key=lambda k: (scores[k], -list(scores).index(k)))
+    grid = log["grid"]
+    best = max(grid, key=lambda k: (grid[k]["score"], grid[k]["accuracy"], -list(grid).index(k)))
     assert log["grid_choice"] == best and log["tuned"] == {"rrr_weight": float(best[11:])}
-    assert log["selection_score"] == scores[best]
+    assert log["selection_score"] == grid[best]["score"]
+    assert log["selection_accuracy"] == grid[best]["accuracy"]
     assert log["chosen_epoch"] == log["grid"][best]["chosen_epoch"]
     assert log["selection"] == "worst-group accuracy"
     assert log["selection_data"] == {"source": "validation", "n": 16}

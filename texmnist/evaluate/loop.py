@@ -37,13 +37,13 @@ def fit(
     """Train for at most `epochs` (default ``s.epochs``) epochs of n examples.
 
     With a `scorer` (the selection data), each epoch ends with the validation score: the
-    weights of the best epoch by ``s.selection`` are kept (ties: the later epoch, trained
-    longer for the same score) and the run stops once ``s.patience`` epochs pass without a
-    strictly better one. Without one, the last
-    epoch is kept. `repeats` (JTT) gives each example's number of copies in the shuffled
-    list an epoch draws its n examples from; `on_epoch_end(epoch)` is called after each
-    epoch. Returns the learning curve (per epoch: train loss, validation accuracy and worst
-    group, lr at its end), the chosen epoch and its score.
+    weights of the best epoch by :func:`selection_key` are kept (ties on both numbers: the
+    later epoch, trained longer for the same score) and the run stops once ``s.patience``
+    epochs pass without a strictly better one. Without one, the last epoch is kept.
+    `repeats` (JTT) gives each example's number of copies in the shuffled list an epoch
+    draws its n examples from; `on_epoch_end(epoch)` is called after each epoch. Returns
+    the learning curve (per epoch: train loss, validation accuracy and worst group, lr at
+    its end), the chosen epoch, its score and its accuracy.
     """
     epochs = s.epochs if epochs is None else epochs
     images = image_tensor(train["image"])
@@ -64,7 +64,7 @@ def fit(
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.resolved_weight_decay)
     steps = epochs * math.ceil(n / s.batch_size)
     curve: list[dict[str, Any]] = []
-    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    best: tuple[tuple[float, float], int, dict[str, torch.Tensor]] | None = None
     improved = 0  # the last epoch that raised the best score
     step = 0
     for epoch in range(1, epochs + 1):
@@ -113,17 +113,11 @@ def fit(
         if scorer is not None:
             scores = scorer(model)
             point.update(val_acc=scores["accuracy"], val_worst_group=scores["worst-group accuracy"])
-            score = scores[s.selection]
-            if score is None:
-                raise EvaluateError(
-                    f"{s.method}: selection by {s.selection} needs a 'texture' or 'group' column "
-                    "in the validation data"
-                )
-            if best is None or score > best[0]:
+            key = selection_key(scores, s)
+            if best is None or key > best[0]:
                 improved = epoch
-            if best is None or score >= best[0]:  # ties: the later, longer-trained epoch
-                state = snapshot(model)
-                best = (score, epoch, state)
+            if best is None or key >= best[0]:  # ties: the later, longer-trained epoch
+                best = (key, epoch, snapshot(model))
         curve.append(point)
         if best is not None and s.patience is not None and epoch - improved >= s.patience:
             break
@@ -134,10 +128,25 @@ def fit(
         "curve": curve,
         "epoch_loss": [p["train_loss"] for p in curve],
         "chosen_epoch": best[1] if best is not None else len(curve),
-        "selection_score": best[0] if best is not None else None,
+        "selection_score": best[0][0] if best is not None else None,
+        "selection_accuracy": best[0][1] if best is not None else None,
         "epochs_run": len(curve),
         "stopped_early": len(curve) < epochs,
     }
+
+
+def selection_key(scores: Mapping[str, float | None], s: TrainSettings) -> tuple[float, float]:
+    """What an epoch (or a grid point) is ranked by: the method's criterion, then average
+    validation accuracy. The worst group of a validation split is a handful of examples, so
+    it often ties across epochs (RRR at rho 0.9 scored 0 at every epoch); without the second
+    number such a tie kept the first epoch and stopped the run, however accuracy moved."""
+    score = scores[s.selection]
+    if score is None:
+        raise EvaluateError(
+            f"{s.method}: selection by {s.selection} needs a 'texture' or 'group' column "
+            "in the validation data"
+        )
+    return (score, scores["accuracy"])
 
 
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -161,8 +170,9 @@ def best_of(
     points: Sequence[tuple[str, TrainSettings, Mapping[str, Any]]],
 ) -> tuple[str, dict[str, dict[str, Any]]]:
     """Train `model` once per ``(name, settings, fit arguments)`` point, each from the same
-    initial weights, and keep the point whose chosen epoch scores best on validation (ties:
-    the first point). Returns its name and every point's :func:`fit` result."""
+    initial weights, and keep the point whose chosen epoch scores best on validation by
+    :func:`selection_key` (ties on both numbers: the first point). Returns its name and every
+    point's :func:`fit` result."""
     initial = snapshot(model)
     results: dict[str, dict[str, Any]] = {}
     best, best_state = None, None
@@ -170,7 +180,7 @@ def best_of(
         if results:  # the first point starts from the initial weights as they are
             model.load_state_dict(initial)
         results[name] = fit(model, train, settings, device, scorer=scorer, **kwargs)
-        if best is None or results[name]["selection_score"] > results[best]["selection_score"]:
+        if best is None or _ranked(results[name]) > _ranked(results[best]):
             best = name
             if len(points) > 1:
                 best_state = snapshot(model)
@@ -178,3 +188,7 @@ def best_of(
         model.load_state_dict(best_state)
     model.eval()
     return best, results
+
+
+def _ranked(result: Mapping[str, Any]) -> tuple[float, float]:
+    return (result["selection_score"], result["selection_accuracy"])

@@ -45,10 +45,14 @@ def chosen_values(log: Mapping[str, Any]) -> str | None:
 def _validation_scores(log: Mapping[str, Any]) -> str:
     """Each grid point's validation score, or each C's worst group for DFR."""
     if "grid" in log:
-        scores = {name: point["score"] for name, point in log["grid"].items()}
-    else:
-        by_c = log.get("dfr", {}).get("c_scores_worst_group_acc", {})
-        scores = {f"C={float(c):g}": score for c, score in by_c.items()}
+        # The accuracy breaks ties of the worst group (logs before the tie-break lack it).
+        return ", ".join(
+            f"{name} {_pct(point['score'])}"
+            + (f" (accuracy {_pct(point['accuracy'])})" if "accuracy" in point else "")
+            for name, point in log["grid"].items()
+        )
+    by_c = log.get("dfr", {}).get("c_scores_worst_group_acc", {})
+    scores = {f"C={float(c):g}": score for c, score in by_c.items()}
     return ", ".join(f"{name} {_pct(score)}" for name, score in scores.items())
 
 

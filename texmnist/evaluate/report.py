@@ -164,7 +164,7 @@ def run_report(
         "hyperparameters": settings.hyperparameters(),
         "request": request,
         "selection": {
-            "criterion": settings.selection,
+            "criterion": settings.selection_rule,
             "data": runs[0]["train_log"]["selection_data"],
             "chosen_epochs": [r["train_log"]["chosen_epoch"] for r in runs],
             "epochs_run": [r["train_log"]["epochs_run"] for r in runs],

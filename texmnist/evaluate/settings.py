@@ -167,6 +167,15 @@ class TrainSettings:
     def selection(self) -> str:
         return SELECTION[self.method]
 
+    @property
+    def selection_rule(self) -> str:
+        """The criterion as recorded: worst-group ties are broken by average accuracy (the
+        text of ``accuracy`` is unchanged, so runs recorded before the tie-break still
+        match)."""
+        if self.selection == "accuracy":
+            return "accuracy"
+        return f"{self.selection} (ties: average accuracy)"
+
     def grid(self) -> list[dict[str, float]]:
         """The points of the method's tuned grid, in order (one empty point: nothing tuned).
 
@@ -191,7 +200,7 @@ class TrainSettings:
             if self.lr_schedule == "cosine"
             else "constant",
             "early_stopping_patience": self.patience,
-            "selection": f"the epoch with the best validation {self.selection}",
+            "selection": f"the epoch with the best validation {self.selection_rule}",
             "selection_data": "the validation split, else a held-out "
             f"{self.holdout:.0%} of train (seeded, recorded)",
             "weight_decay": self.resolved_weight_decay,
@@ -201,7 +210,9 @@ class TrainSettings:
             values = [p[field] for p in self.grid()]
             out[f"{field}_grid"] = list(dict.fromkeys(values))
         if self.method in TUNED:
-            out["tuning"] = f"every grid point trained; the best validation {self.selection} wins"
+            out["tuning"] = (
+                f"every grid point trained; the best validation {self.selection_rule} wins"
+            )
         if self.method == "groupdro":
             out.update(generalization_adjustment=0.0)
         if self.method == "dfr":

@@ -103,7 +103,11 @@ def train_model(
                 log["tuned"] = dict(settings.grid()[[n for n, _, _ in points].index(best)])
         if len(results) > 1 or settings.method in TUNED:
             log["grid"] = {
-                name: {"score": r["selection_score"], "chosen_epoch": r["chosen_epoch"]}
+                name: {
+                    "score": r["selection_score"],
+                    "accuracy": r["selection_accuracy"],
+                    "chosen_epoch": r["chosen_epoch"],
+                }
                 for name, r in results.items()
             }
             log["grid_choice"] = best
