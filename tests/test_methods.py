@@ -96,12 +96,13 @@ def test_jtt_retrains_on_the_upweighted_list(monkeypatch):
 def test_jtt_picks_the_best_grid_point_on_worst_group_accuracy():
     train = _synthetic("correlated", 200, seed=5)
     _, log = _train(train, "jtt", jtt_epochs_grid=(1, 2), jtt_upweight_grid=(2, 4), epochs=1)
-    scores = {name: point["score"] for name, point in log["grid"].items()}
-    assert set(scores) == {"T=1,up=2", "T=1,up=4", "T=2,up=2", "T=2,up=4"}
+    # Ranked by worst group, then accuracy; ties on both go to the first point.
+    ranks = {name: (p["score"], p["accuracy"]) for name, p in log["grid"].items()}
+    assert set(ranks) == {"T=1,up=2", "T=1,up=4", "T=2,up=2", "T=2,up=4"}
     chosen = f"T={log['jtt']['epochs_identification']},up={log['jtt']['upweight']}"
-    assert log["grid_choice"] == chosen and log["selection_score"] == scores[chosen]
-    assert scores[chosen] == max(scores.values())
-    assert next(k for k, v in scores.items() if v == max(scores.values())) == chosen
+    assert log["grid_choice"] == chosen and log["selection_score"] == ranks[chosen][0]
+    assert ranks[chosen] == max(ranks.values())
+    assert next(k for k, v in ranks.items() if v == max(ranks.values())) == chosen
 
 
 def test_jtt_grid_must_hold_positive_integers():
