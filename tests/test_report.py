@@ -91,6 +91,17 @@ def test_report_md_lists_each_grid_points_worst_group_and_its_tie_break(report):
     assert "(validation rrr_weight=1 0.0%, rrr_weight=10" in "\n".join(training_lines(data))
 
 
+def test_report_md_prints_rrrs_term_in_its_learning_curve(report):
+    data = json.loads((report / "report.json").read_text())
+    plain = "\n".join(training_lines(data))
+    assert "RRR term" not in plain
+    data["runs"][0]["train_log"]["curve"][0]["train_rrr_penalty"] = 18.377
+    text = "\n".join(training_lines(data))
+    assert "| validation worst group | lr | RRR term (before λ) |" in text
+    assert text.splitlines()[-1].startswith("| 1 * |")
+    assert text.splitlines()[-1].endswith(" | 18.4 |")
+
+
 def test_report_md_says_one_seed_and_one_epoch(report):
     text = (report / "report.md").read_text()
     assert "1 seed (0); at most 1 epoch;" in text and "1 torch thread;" in text

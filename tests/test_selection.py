@@ -17,6 +17,7 @@ from texmnist.evaluate.data import deterministic  # noqa: E402
 from texmnist.evaluate.errors import EvaluateError  # noqa: E402
 from texmnist.evaluate.loop import best_of, fit, selection_key, set_lr  # noqa: E402
 from texmnist.evaluate.predict import Scorer  # noqa: E402
+from texmnist.evaluate.rrr import rrr_penalty  # noqa: E402
 from texmnist.evaluate.settings import SELECTION, TrainSettings  # noqa: E402
 from texmnist.evaluate.train import train_model  # noqa: E402
 
@@ -209,16 +210,42 @@ def test_best_of_trains_each_point_from_the_same_weights(monkeypatch, scores, wi
     assert torch.equal(model[1].bias, torch.full((2,), float(winner[1])))
 
 
+def test_rrrs_curve_records_the_mean_right_reasons_term():
+    """With an lr far below float32's step the weights stay put, so the epoch's recorded term
+    is the example-weighted mean of the term on its two batches of 4, worked out here."""
+    data = _data(8)
+    data["mask"] = np.zeros((8, 2, 2), dtype=bool)
+    data["mask"][:, 0, 0] = True
+    s = TrainSettings(method="rrr", batch_size=4, lr=1e-30, weight_decay=0.0, rrr_weight=0.5,
+                      patience=None, progress=False)  # fmt: skip
+    model = _linear()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = fit(model, data, s, CPU, epochs=1)
+    assert _same(model, before)
+    gen = torch.Generator().manual_seed(s.seed)
+    order = torch.randperm(8, generator=gen)
+    x = torch.from_numpy(data["image"]).float().unsqueeze(1) / 255
+    background = (~torch.from_numpy(data["mask"])).unsqueeze(1).float()
+    terms = []
+    for idx in (order[:4], order[4:]):
+        xb = x[idx].clone().requires_grad_(True)
+        terms.append(float(rrr_penalty(model(xb), xb, background[idx]).detach()))
+    assert result["curve"][0]["train_rrr_penalty"] == pytest.approx(sum(terms) / 2, rel=1e-6)
+    assert min(terms) > 0  # the gradient on the three background pixels is not zero
+    _, _, erm = _fit_recording(TrainSettings(batch_size=4, lr=0.1, progress=False), None, 1)
+    assert "train_rrr_penalty" not in erm["curve"][0]
+
+
 def test_train_model_reports_the_grid_and_the_chosen_values():
-    """RRR's grid (1, 10): both points trained, the chosen one is the better validation
-    score, and the log carries the curve and the chosen epoch of that point."""
+    """RRR's grid (0.001, 0.01, 0.1): every point trained, the chosen one is the better
+    validation score, and the log carries the curve and the chosen epoch of that point."""
     data = _data(16)
     data["mask"] = np.zeros((16, 2, 2), dtype=bool)
     data["mask"][:, 0, 0] = True
     data["texture"] = data["label"].copy()
     log = train_model(_linear(), data, method="rrr", epochs=2, batch_size=4, lr=0.1,
                       validation=data, progress=False)  # fmt: skip
-    assert set(log["grid"]) == {"rrr_weight=1", "rrr_weight=10"}
+    assert set(log["grid"]) == {"rrr_weight=0.001", "rrr_weight=0.01", "rrr_weight=0.1"}
     grid = log["grid"]
     best = max(grid, key=lambda k: (grid[k]["score"], grid[k]["accuracy"], -list(grid).index(k)))
     assert log["grid_choice"] == best and log["tuned"] == {"rrr_weight": float(best[11:])}

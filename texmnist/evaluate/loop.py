@@ -75,7 +75,7 @@ def fit(
         else:
             order = torch.randperm(n, generator=gen)
         model.train()
-        total, seen = 0.0, 0
+        total, seen, penalty_total = 0.0, 0, 0.0
         batches = range(0, n, s.batch_size)
         bar = tqdm(
             batches, desc=f"{s.method} epoch {epoch}/{epochs}", unit="batch",
@@ -95,7 +95,9 @@ def fit(
             else:
                 loss = per_example.mean()
             if background is not None:
-                loss = loss + s.rrr_weight * rrr_penalty(logits, x, background[idx].to(device))
+                penalty = rrr_penalty(logits, x, background[idx].to(device))
+                loss = loss + s.rrr_weight * penalty
+                penalty_total += float(penalty.detach()) * len(idx)
             if adversary is not None:
                 loss = loss + adversary.loss(idx, step / steps)
             opt.zero_grad(set_to_none=True)
@@ -107,6 +109,8 @@ def fit(
             bar.set_postfix(loss=f"{total / seen:.3f}", refresh=False)
         model.eval()
         point: dict[str, Any] = {"epoch": epoch, "train_loss": total / max(seen, 1)}
+        if background is not None:  # to check lambda against Ross et al.'s balance rule
+            point["train_rrr_penalty"] = penalty_total / max(seen, 1)
         point["lr"] = opt.param_groups[0]["lr"]
         if on_epoch_end is not None:
             on_epoch_end(epoch)

@@ -83,19 +83,21 @@ def training_lines(report: Mapping[str, Any]) -> list[str]:
         ]
         lines += ["", "Hyper-parameters chosen on validation: " + "; ".join(values) + "."]
     curve = runs[0]["curve"]
+    rrr = "train_rrr_penalty" in curve[0]  # the term to weigh lambda against the loss
     lines += [
         "",
         f"Learning curve of seed {s['seeds'][0]} (`curve.png` draws every seed; * = kept):",
         "",
-        "| epoch | train loss | validation accuracy | validation worst group | lr |",
-        "| --- | --- | --- | --- | --- |",
+        "| epoch | train loss | validation accuracy | validation worst group | lr |"
+        + (" RRR term (before λ) |" if rrr else ""),
+        "| --- | --- | --- | --- | --- |" + (" --- |" if rrr else ""),
     ]
     for point in curve:
         mark = " *" if point["epoch"] == runs[0]["chosen_epoch"] else ""
         lines.append(
             f"| {point['epoch']}{mark} | {point['train_loss']:.4f} | "
             f"{_pct(point.get('val_acc'))} | {_pct(point.get('val_worst_group'))} | "
-            f"{point['lr']:.2g} |"
+            f"{point['lr']:.2g} |" + (f" {point['train_rrr_penalty']:.3g} |" if rrr else "")
         )
     return lines + [""]
 
