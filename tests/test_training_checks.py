@@ -290,7 +290,7 @@ def test_settings_validation_and_hyperparameters():
     assert fixed.grid() == [{"groupdro_eta": 0.01, "weight_decay": 0.0},
                             {"groupdro_eta": 0.1, "weight_decay": 0.0}]  # fmt: skip
     assert TrainSettings(method="erm").grid() == [{}]
-    assert [p["rrr_weight"] for p in TrainSettings(method="rrr").grid()] == [1.0, 10.0]
+    assert [p["rrr_weight"] for p in TrainSettings(method="rrr").grid()] == [0.001, 0.01, 0.1]
     assert TrainSettings(method="dfr").hyperparameters()["sampling"] == "shuffle"
     assert TrainSettings(method="dfr").hyperparameters()["dfr_c_grid"][0] == 1.0
     for kwargs, needle in [({"method": "irm"}, "unknown method 'irm'"),
