@@ -101,6 +101,9 @@ def test_a_tied_worst_group_is_broken_by_accuracy_and_resets_patience():
     assert result["chosen_epoch"] == 5 and result["epochs_run"] == 6
     assert result["selection_score"] == 0.0 and result["selection_accuracy"] == 0.8
     assert _same(model, states[5])
+    erm = TrainSettings(batch_size=4, lr=0.1, patience=2, progress=False)
+    _, _, result = _fit_recording(erm, _Scripted(acc, [0.0] * 7), 7)
+    assert (result["chosen_epoch"], result["epochs_run"]) == (5, 6)
     # The worst group still comes first: 0.2 at 60% accuracy beats 0.1 at 90%.
     s = TrainSettings(method="groupdro", batch_size=4, lr=0.1, patience=None, progress=False)
     _, _, result = _fit_recording(s, _Scripted([0.6, 0.9, 0.95], [0.2, 0.1, 0.2]), 3)
