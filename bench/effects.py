@@ -4,12 +4,13 @@
 
 OUT (default bench/full) holds the ERM CNN cells of the baseline matrix (OUT/matrix/<config>/
 erm) and the per-level reports of the `sizes` sweeps (OUT/b-scale/scale-<px>,
-OUT/c-position/position-<where>; OUT/b-scale-resnet, where present, the scale sweep of an
-earlier model, shown for comparison). Prints Markdown: (a) BG-Gap against ρ, (b) against
-digit scale, (c) against position, (d) the counterfactual metrics of the ρ < 1 configs, (e)
-Fashion-MNIST against MNIST; every value the mean [95% t-interval over seeds] in percent,
-with the model, the epochs kept, the training examples and the wall time. What has not run
-yet is named as such: nothing here is estimated. The card includes the file given to --write.
+OUT/c-position/position-<where>; where present, OUT/b-scale-resnet, the scale sweep of an
+earlier model, and OUT/c-position-cnn, the position sweep of the CNN, shown for comparison).
+Prints Markdown: (a) BG-Gap against ρ, (b) against digit scale, (c) against position, (d) the
+counterfactual metrics of the ρ < 1 configs, (e) Fashion-MNIST against MNIST; every value the
+mean [95% t-interval over seeds] in percent, with the model, the epochs kept, the training
+examples and the wall time. What has not run yet is named as such: nothing here is
+estimated. The card includes the file given to --write.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def effects(out: Path) -> str:
                               "scale", _levels(out / "b-scale-resnet", "scale")))  # fmt: skip
     parts.append(_section("(c) against position, one model per position", "position",
                           _levels(out / "c-position", "position")))  # fmt: skip
+    if (out / "c-position-cnn").is_dir():  # a model that is not translation invariant
+        parts.append(_section("(c) the same sweep with the CNN (a fixed 7×7 pooling grid)",
+                              "position", _levels(out / "c-position-cnn", "position")))  # fmt: skip
     cf = [(c, erm[c]) for c, rho in RHO if c != "default"]
     parts.append(_section("(d) `test_counterfactual`: every test digit on all ten backgrounds",
                           "config", cf, CF_COLUMNS, CF_HEADER))  # fmt: skip

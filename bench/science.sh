@@ -50,4 +50,11 @@ for sweep in scale position; do
     --saliency-examples 0 --epochs "${EPOCHS:-8}" --resume "${common[@]}" --out "$out/$dir"
   stamp "done ($sweep) per level"
 done
+# (c) once more with the CNN, whose fixed 7x7 pooling grid ties each feature to a place on
+# the canvas: `cnn-global`'s max pool is translation invariant by construction, so its "no
+# corner effect" cannot say what a position-bound model does.
+stamp "start (position) per level, cnn"
+"${tx[@]}" evaluate "$data" --sweep position --design per-level --model cnn \
+  --saliency-examples 0 --epochs "${EPOCHS:-8}" --resume "${common[@]}" --out "$out/c-position-cnn"
+stamp "done (position) per level, cnn"
 stamp "done science"

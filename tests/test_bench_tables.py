@@ -82,6 +82,18 @@ def test_an_earlier_scale_sweep_shows_beside_the_current_one(out):
     assert "| 14 (not interpretable) | 10.0 [9.0, 11.0] |" in earlier and "resnet; " in earlier
 
 
+def test_the_cnn_position_sweep_shows_after_the_current_one(out):
+    assert "fixed 7×7 pooling grid" not in effects.effects(out)  # only where it ran
+    _write_report(out / "c-position" / "position-corner", value=0.3, model="cnn-global")
+    _write_report(out / "c-position-cnn" / "position-corner", value=0.2)
+    _write_report(out / "c-position-cnn" / "position-center", value=0.6)
+    text = effects.effects(out)
+    current, cnn = text.split("**(c)")[1], text.split("**(c)")[2].split("**(d)")[0]
+    assert "| corner | 30.0 [29.0, 31.0] |" in current and "cnn-global; " in current
+    assert cnn.startswith(" the same sweep with the CNN (a fixed 7×7 pooling grid)**")
+    assert cnn.index("| center | 60.0") < cnn.index("| corner | 20.0 [19.0, 21.0] |")
+
+
 def test_full_tables_list_every_cell_and_the_model_table(out):
     text = full_tables.tables(out)
     matrix, models = text.split("**Models")
