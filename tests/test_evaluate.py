@@ -280,8 +280,9 @@ def sizes_repo(fake_sources, tmp_path_factory):
 SWEEP_KWARGS = dict(model="mlp", epochs=1, seeds=(0, 1), saliency_examples=0, progress=False)
 
 
-def test_scale_sweep_per_level_trains_one_model_per_level(sizes_repo, tmp_path):
+def test_scale_sweep_per_level_trains_one_model_per_level(sizes_repo, tmp_path, capsys):
     result = run_sweep(sizes_repo, "scale", tmp_path / "sweep", **SWEEP_KWARGS)
+    assert "Loading sizes" not in capsys.readouterr().err  # progress=False hides every bar
     assert [p["x"] for p in result["points"]] == [14, 21, 28]
     assert result["design"] == "per-level"
     train_scales = load_arrays(sizes_repo, "sizes", "train")["scale"]

@@ -97,7 +97,10 @@ def run_sweep(
 
 def _level_points(data, kind: str, design: str, out: Path, kwargs: dict) -> list[dict]:
     cache_dir, max_train = kwargs.pop("cache_dir", None), kwargs.pop("max_train", None)
-    arrays, info = load_config(data, LEVEL_CONFIG, cache_dir=cache_dir, max_train=max_train)
+    arrays, info = load_config(
+        data, LEVEL_CONFIG, cache_dir=cache_dir, max_train=max_train,
+        progress=kwargs.get("progress", True),
+    )  # fmt: skip
     found = levels(arrays["test_correlated"], kind)
     if len(found) < 2:
         raise EvaluateError(f"--sweep {kind}: config {LEVEL_CONFIG!r} has {len(found)} level(s)")
