@@ -167,3 +167,32 @@ def test_option_errors_are_one_line(repo, tmp_path, capsys, extra, message):  # 
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"texmnist: error: {message}") and "\n" not in err
     assert not (tmp_path / "R").exists()
+
+
+def test_a_resumed_cell_counts_the_seeds_of_the_interrupted_call(repo, tmp_path, monkeypatch):  # noqa: F811
+    """The cell's wall time (matrix.md's column) is the report's: this call's time plus the
+    seeds an interrupted call trained, not this call's alone."""
+    import texmnist.evaluate.report as reportmod
+
+    real, out = reportmod.run_seed, tmp_path / "R"
+    kwargs = {**QUICK, "configs": "default", "methods": "erm", "seeds": (0, 1)}
+
+    def interrupted(data, model_name, settings, **kw):
+        if settings.seed == 1:
+            raise KeyboardInterrupt  # not an Exception: the matrix does not swallow it
+        return real(data, model_name, settings, **kw)
+
+    monkeypatch.setattr(reportmod, "run_seed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        matrixmod.run_matrix(repo, out, **kwargs)
+    partial = out / "default" / "erm" / ".partial" / "seed-0.json"
+    saved = json.loads(partial.read_text())
+    saved["result"]["wall_seconds"] = 1e6  # the earlier call's seed: an unmistakable time
+    partial.write_text(json.dumps(saved))
+    monkeypatch.setattr(reportmod, "run_seed", real)
+    cell = matrixmod.run_matrix(repo, out, **kwargs)["cells"]["default/erm"]
+    assert 1e6 < cell["wall_seconds"] < 1e6 + 600
+    report = json.loads((out / "default" / "erm" / "report.json").read_text())
+    assert 1e6 < report["wall_seconds"] <= cell["wall_seconds"]
+    assert "| `default` | erm |" in (out / "matrix.md").read_text()
+    assert "| 16666." in (out / "matrix.md").read_text()  # 1e6 s in minutes

@@ -194,6 +194,8 @@ def run_matrix(
                 )  # fmt: skip
                 cells[key] = {"status": "done", "summary": report["summary"],
                               "selection": report["selection"]}  # fmt: skip
+                # Seeds an interrupted earlier call trained count too, as in report.json.
+                wall -= sum(r["wall_seconds"] for r in report["runs"] if r.get("resumed"))
             except Exception as e:  # one failing cell must not stop the others
                 cells[key] = {"status": "failed", "error": _one_line(e)}
             cells[key].update(
