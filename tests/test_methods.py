@@ -61,14 +61,37 @@ def test_jtt_error_set_is_that_of_an_erm_model_trained_t_epochs():
     train = _synthetic("correlated", 200, seed=5)
     train["texture"][::7] = (train["label"][::7] + 3) % 10  # some conflicting examples
     train["image"][::7] = _synthetic("random", 200, seed=6)["image"][::7]
+    train["aligned"] = train["texture"] == train["label"]
     _, log = _train(train, "jtt", jtt_epochs_grid=(1,), jtt_upweight_grid=(5,))
     kept, held, _ = held_out_split(train, None, TrainSettings(seed=0))
     # The identification model: ERM, constant lr, one epoch on the same held-in examples.
     erm, _ = _train(kept, "erm", epochs=1, lr_schedule="constant", validation=held)
-    expected = int((predict(erm, kept["image"]) != kept["label"]).sum())
-    assert log["jtt"]["errors"] == {"1": expected}
+    wrong = predict(erm, kept["image"]) != kept["label"]
+    assert log["jtt"]["errors"] == {"1": int(wrong.sum())}
+    # Which of them conflict with their texture, of how many conflicting held-in examples.
+    conflicting = ~kept["aligned"]
+    assert log["jtt"]["train_conflicting"] == int(conflicting.sum()) > 0
+    assert log["jtt"]["errors_conflicting"] == {"1": int((wrong & conflicting).sum())}
+    assert 0 < int((wrong & conflicting).sum()) < int(wrong.sum())  # a count that could err
     assert log["selection_data"]["n"] == 20 and log["train_examples"] == 180
     assert (log["jtt"]["epochs_identification"], log["jtt"]["upweight"]) == (1, 5)
+
+
+def test_jtt_identification_leaves_the_model_untouched_and_counts_conflicts():
+    train = _synthetic("correlated", 100, seed=5)
+    with deterministic(0):
+        net = build_model("mlp", 1, 28)
+    before = [p.detach().clone() for p in net.parameters()]
+    s = TrainSettings(method="jtt", jtt_epochs_grid=(1, 2), **FAST)
+    errors = jtt_mod.identify_errors(net, train, s, torch.device("cpu"))
+    assert sorted(errors) == [1, 2] and all(e.shape == (100,) for e in errors.values())
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+    assert jtt_mod.error_composition(errors, train) == {}  # no `aligned` field: no count
+    errors = {1: np.arange(100) % 4 == 0}  # 25 errors
+    train["aligned"] = np.arange(100) % 10 != 0  # 10 conflicting, 5 of them errors
+    assert jtt_mod.error_composition(errors, train) == {
+        "train_conflicting": 10, "errors_conflicting": {"1": 5},
+    }  # fmt: skip
 
 
 def test_jtt_retrains_on_the_upweighted_list(monkeypatch):

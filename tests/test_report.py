@@ -91,6 +91,19 @@ def test_report_md_lists_each_grid_points_worst_group_and_its_tie_break(report):
     assert "(validation rrr_weight=1 0.0%, rrr_weight=10" in "\n".join(training_lines(data))
 
 
+def test_report_md_lists_jtts_error_sets_and_their_conflicting_examples(report):
+    data = json.loads((report / "report.json").read_text())
+    assert "JTT's error sets" not in "\n".join(training_lines(data))
+    jtt = {"errors": {"1": 3293, "2": 2102}, "errors_conflicting": {"1": 1204, "2": 987},
+           "train_conflicting": 5500}  # fmt: skip
+    data["runs"][0]["train_log"]["jtt"] = jtt
+    text = "\n".join(training_lines(data))
+    assert "after T epochs; 5,500 training examples conflict with their texture): " in text
+    assert "seed 0: T=1 3,293 (1,204 conflicting), T=2 2,102 (987 conflicting)." in text
+    del jtt["errors_conflicting"]  # a log from before the count: no line, no error
+    assert "JTT's error sets" not in "\n".join(training_lines(data))
+
+
 def test_report_md_prints_rrrs_term_in_its_learning_curve(report):
     data = json.loads((report / "report.json").read_text())
     plain = "\n".join(training_lines(data))

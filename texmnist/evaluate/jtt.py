@@ -21,15 +21,25 @@ def jtt_repeats(errors: np.ndarray, upweight: int) -> np.ndarray:
     return np.where(np.asarray(errors, dtype=bool), int(upweight), 1).astype(np.int64)
 
 
-def train_jtt(
-    model: nn.Module,
-    train: Mapping[str, np.ndarray],
-    scorer: Scorer,
-    s: TrainSettings,
-    device: torch.device,
+def error_composition(
+    error_sets: Mapping[int, np.ndarray], train: Mapping[str, np.ndarray]
 ) -> dict[str, Any]:
-    """Identify errors after each T of the grid, retrain per (T, lambda_up), keep the best
-    by worst-group accuracy on the selection data."""
+    """How many of each T's errors are conflicting examples (texture not the label's own):
+    JTT assumes its errors find the minority groups, and this says whether they did."""
+    if "aligned" not in train:  # data without the field (a user's model and arrays)
+        return {}
+    conflicting = ~np.asarray(train["aligned"], dtype=bool)
+    return {
+        "train_conflicting": int(conflicting.sum()),
+        "errors_conflicting": {str(t): int((e & conflicting).sum()) for t, e in error_sets.items()},
+    }
+
+
+def identify_errors(
+    model: nn.Module, train: Mapping[str, np.ndarray], s: TrainSettings, device: torch.device
+) -> dict[int, np.ndarray]:
+    """JTT's first stage: which training examples a copy of `model`, trained T epochs by
+    ERM, gets wrong, for every T of the grid (`model` itself is left untouched)."""
     error_sets: dict[int, np.ndarray] = {}
     identifier = copy.deepcopy(model)
     # The identification model is plain ERM with a constant lr and no selection: one run of
@@ -43,6 +53,19 @@ def train_jtt(
             error_sets[epoch] = pred != np.asarray(train["label"])
 
     fit(identifier, train, erm, device, epochs=max(s.jtt_epochs_grid), on_epoch_end=snapshot)
+    return error_sets
+
+
+def train_jtt(
+    model: nn.Module,
+    train: Mapping[str, np.ndarray],
+    scorer: Scorer,
+    s: TrainSettings,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Identify errors after each T of the grid, retrain per (T, lambda_up), keep the best
+    by worst-group accuracy on the selection data."""
+    error_sets = identify_errors(model, train, s, device)
     points = [
         (f"T={t},up={up}", s, {"repeats": jtt_repeats(error_sets[t], up)})
         for t in s.jtt_epochs_grid
@@ -54,6 +77,7 @@ def train_jtt(
         "epochs_identification": t,
         "upweight": up,
         "errors": {str(t): int(e.sum()) for t, e in error_sets.items()},
+        **error_composition(error_sets, train),
         "best": best,
         "results": results,
     }

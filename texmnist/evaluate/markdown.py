@@ -56,6 +56,23 @@ def _validation_scores(log: Mapping[str, Any]) -> str:
     return ", ".join(f"{name} {_pct(score)}" for name, score in scores.items())
 
 
+def _jtt_errors(seeds: list[int], logs: list[Mapping[str, Any]]) -> str:
+    """JTT's error set per T, and how many of its examples conflict with their texture."""
+    per_seed = [
+        f"seed {seed}: "
+        + ", ".join(
+            f"T={t} {n:,} ({log['errors_conflicting'][t]:,} conflicting)"
+            for t, n in log["errors"].items()
+        )
+        for seed, log in zip(seeds, logs, strict=True)
+    ]
+    return (
+        "JTT's error sets (training examples the identification model gets wrong after T "
+        f"epochs; {logs[0]['train_conflicting']:,} training examples conflict with their "
+        "texture): " + "; ".join(per_seed) + "."
+    )
+
+
 def training_lines(report: Mapping[str, Any]) -> list[str]:
     """How the runs trained and what validation chose: epochs, values, the first curve."""
     s, sel = report["settings"], report["selection"]
@@ -82,6 +99,8 @@ def training_lines(report: Mapping[str, Any]) -> list[str]:
             for seed, log in zip(s["seeds"], runs, strict=True)
         ]
         lines += ["", "Hyper-parameters chosen on validation: " + "; ".join(values) + "."]
+    if all("errors_conflicting" in log.get("jtt", {}) for log in runs):
+        lines += ["", _jtt_errors(s["seeds"], [log["jtt"] for log in runs])]
     curve = runs[0]["curve"]
     rrr = "train_rrr_penalty" in curve[0]  # the term to weigh lambda against the loss
     lines += [
