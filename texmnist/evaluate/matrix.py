@@ -194,7 +194,8 @@ def run_matrix(
                 )  # fmt: skip
                 cells[key] = {"status": "done", "summary": report["summary"],
                               "selection": report["selection"]}  # fmt: skip
-                # Seeds an interrupted earlier call trained count too, as in report.json.
+                # Move the start back by the seeds an interrupted earlier call trained, so
+                # that the cell's wall time counts them, as report.json's does.
                 wall -= sum(r["wall_seconds"] for r in report["runs"] if r.get("resumed"))
             except Exception as e:  # one failing cell must not stop the others
                 cells[key] = {"status": "failed", "error": _one_line(e)}
