@@ -47,7 +47,8 @@ def cell_settings(report: dict, seed: int) -> TrainSettings:
 
 def composition(data: Path, config: str, report: dict) -> list[dict]:
     """Per seed: the logged error counts, recomputed, and their conflicting share."""
-    arrays, _ = load_config(data, config, progress=False)
+    max_train = report["request"].get("max_train")  # the cell's training rows, as it loaded them
+    arrays, _ = load_config(data, config, max_train=max_train, progress=False)
     rows = []
     for run in report["runs"]:
         seed, logged = run["seed"], run["train_log"]["jtt"]

@@ -27,16 +27,14 @@ import argparse
 
 import torch
 
-from texmnist.evaluate.data import deterministic
 from texmnist.evaluate.load import load_config
-from texmnist.evaluate.models import build_model
+from texmnist.evaluate.report import fresh_model
 from texmnist.evaluate.train import train_model
 
 
 def curve_of(lam: float, train: dict, val: dict, epochs: int) -> list[dict]:
     """The learning curve of the CNN trained with RRR at weight `lam` and nothing tuned."""
-    with deterministic(0):
-        model = build_model("cnn", 1 if train["image"].ndim == 3 else 3, train["image"].shape[1])
+    model = fresh_model({"train": train}, "cnn", 0)
     log = train_model(
         model, train, validation=val, method="rrr", rrr_weight_grid=(lam,), epochs=epochs,
         batch_size=128, lr=1e-3, lr_schedule="constant", patience=None, seed=0, progress=False,
